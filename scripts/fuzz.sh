@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# tsc — build the libFuzzer targets with clang and run each for a bounded time.
+#
+#   scripts/fuzz.sh                  # 30 s per target
+#   FUZZ_SECONDS=300 scripts/fuzz.sh # longer
+#
+# The build goes to build-fuzz/ (FUZZ_BUILD_DIR overrides), the seed corpus is
+# generated into build-fuzz/corpus/<target>/ (kept out of git, grown by the
+# fuzzer between runs), crash reproducers land in build-fuzz/artifacts/.
+# Exits non-zero when a target finds a crash, leak or broken invariant.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+seconds=${FUZZ_SECONDS:-30}
+build=${FUZZ_BUILD_DIR:-build-fuzz}
+targets=(fuzz_unseal)
+
+cmake -S . -B "$build" -DTSC_FUZZ=ON -DCMAKE_C_COMPILER=clang -G Ninja >/dev/null
+ninja -C "$build" gen_corpus "${targets[@]}"
+
+mkdir -p "$build/artifacts"
+status=0
+for t in "${targets[@]}"; do
+    corpus="$build/corpus/$t"
+    mkdir -p "$corpus"
+    "$build/bin/gen_corpus" "$corpus"
+    echo "== $t: ${seconds}s"
+    if ! "$build/bin/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+        -print_final_stats=1 -artifact_prefix="$build/artifacts/$t-" "$corpus"; then
+        echo "FAIL: $t found a crash; reproducers in $build/artifacts/" >&2
+        status=1
+    fi
+done
+exit $status

@@ -1,0 +1,391 @@
+/* tsc — control protocol codec (see control.h for the message shapes).
+ *
+ * Maps are keyed by short strings so that a newer tscctl can talk to an older
+ * agent and the other way round: unknown keys are skipped on decode, missing
+ * optional keys keep their zero value. */
+#include "wire/control.h"
+
+#include <string.h>
+
+#include "common/alloc.h"
+#include "wire/mp.h"
+
+const char *tsc_control_op_name(int op)
+{
+    switch (op) {
+    case TSC_CONTROL_OP_MEMBERS:
+        return "members";
+    case TSC_CONTROL_OP_STATS:
+        return "stats";
+    default:
+        return "?";
+    }
+}
+
+/* ---- encoding ----------------------------------------------------------- */
+
+static void pack_key(msgpack_packer *pk, const char *key)
+{
+    msgpack_pack_str_with_body(pk, key, strlen(key));
+}
+
+static void pack_kv_uint(msgpack_packer *pk, const char *key, uint64_t v)
+{
+    pack_key(pk, key);
+    msgpack_pack_uint64(pk, v);
+}
+
+static void pack_kv_bool(msgpack_packer *pk, const char *key, int v)
+{
+    pack_key(pk, key);
+    if (v)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+}
+
+/* Finish an encode: on failure roll out back to where it started, so the
+ * caller's buffer is never left with half a message. */
+static int finish(struct tsc_mp_writer *w, struct tsc_buf *out, size_t start)
+{
+    int rc = tsc_mp_writer_status(w);
+    if (rc != 0)
+        out->len = start;
+    return rc;
+}
+
+int tsc_control_req_encode(const struct tsc_control_req *req, struct tsc_buf *out)
+{
+    struct tsc_mp_writer w;
+    size_t start = out->len;
+    if (req->op != TSC_CONTROL_OP_MEMBERS && req->op != TSC_CONTROL_OP_STATS)
+        return TSC_EINVAL;
+    tsc_mp_writer_init(&w, out);
+    msgpack_pack_map(&w.pk, 2);
+    pack_kv_uint(&w.pk, "v", TSC_CONTROL_VERSION);
+    pack_key(&w.pk, "op");
+    pack_key(&w.pk, tsc_control_op_name(req->op));
+    return finish(&w, out, start);
+}
+
+int tsc_control_resp_encode_members(uint64_t self, const struct tsc_control_member *members,
+                                    size_t n, struct tsc_buf *out)
+{
+    struct tsc_mp_writer w;
+    size_t start = out->len;
+    if (n > UINT32_MAX)
+        return TSC_EINVAL;
+    tsc_mp_writer_init(&w, out);
+    msgpack_pack_map(&w.pk, 4);
+    pack_kv_uint(&w.pk, "v", TSC_CONTROL_VERSION);
+    pack_kv_bool(&w.pk, "ok", 1);
+    pack_kv_uint(&w.pk, "self", self);
+    pack_key(&w.pk, "members");
+    msgpack_pack_array(&w.pk, n);
+    for (size_t i = 0; i < n; i++) {
+        const struct tsc_control_member *m = &members[i];
+        msgpack_pack_map(&w.pk, 8);
+        pack_kv_uint(&w.pk, "id", m->id);
+        pack_kv_uint(&w.pk, "ip", m->addr.ip);
+        pack_kv_uint(&w.pk, "port", m->addr.port);
+        pack_kv_uint(&w.pk, "status", m->status);
+        pack_kv_uint(&w.pk, "inc", m->incarnation);
+        pack_kv_bool(&w.pk, "self", m->is_self);
+        pack_kv_uint(&w.pk, "age_ms", m->age_ms);
+        pack_key(&w.pk, "record");
+        msgpack_pack_bin_with_body(&w.pk, m->record, m->record_len);
+    }
+    return finish(&w, out, start);
+}
+
+/* Stat names become JSON keys in tscctl; keep them to a safe alphabet. */
+static int stat_name_ok(const char *s)
+{
+    size_t n = strnlen(s, TSC_CONTROL_STAT_NAME);
+    if (n == 0 || n >= TSC_CONTROL_STAT_NAME)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'))
+            return 0;
+    }
+    return 1;
+}
+
+int tsc_control_resp_encode_stats(uint64_t self, const struct tsc_control_stat *stats, size_t n,
+                                  struct tsc_buf *out)
+{
+    struct tsc_mp_writer w;
+    size_t start = out->len;
+    if (n > TSC_CONTROL_MAX_STATS)
+        return TSC_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!stat_name_ok(stats[i].name))
+            return TSC_EINVAL;
+    tsc_mp_writer_init(&w, out);
+    msgpack_pack_map(&w.pk, 4);
+    pack_kv_uint(&w.pk, "v", TSC_CONTROL_VERSION);
+    pack_kv_bool(&w.pk, "ok", 1);
+    pack_kv_uint(&w.pk, "self", self);
+    pack_key(&w.pk, "stats");
+    msgpack_pack_map(&w.pk, n);
+    for (size_t i = 0; i < n; i++)
+        pack_kv_uint(&w.pk, stats[i].name, stats[i].value);
+    return finish(&w, out, start);
+}
+
+int tsc_control_resp_encode_error(int code, const char *message, struct tsc_buf *out)
+{
+    struct tsc_mp_writer w;
+    size_t start = out->len;
+    size_t mlen = message ? strnlen(message, TSC_ERRMSG_SIZE - 1) : 0;
+    tsc_mp_writer_init(&w, out);
+    msgpack_pack_map(&w.pk, 4);
+    pack_kv_uint(&w.pk, "v", TSC_CONTROL_VERSION);
+    pack_kv_bool(&w.pk, "ok", 0);
+    pack_kv_uint(&w.pk, "code", code > 0 ? (uint64_t)code : 0);
+    pack_key(&w.pk, "error");
+    msgpack_pack_str_with_body(&w.pk, message ? message : "", mlen);
+    return finish(&w, out, start);
+}
+
+/* ---- decoding ----------------------------------------------------------- */
+
+/* 1 when the msgpack string (s, n) equals the C string lit. */
+static int key_is(const char *s, uint32_t n, const char *lit)
+{
+    return strlen(lit) == n && memcmp(s, lit, n) == 0;
+}
+
+int tsc_control_req_decode(const uint8_t *p, size_t len, struct tsc_control_req *req, char *errmsg)
+{
+    struct tsc_mp_reader r;
+    uint32_t n;
+    uint64_t version = 0;
+    const char *op = NULL;
+    uint32_t op_len = 0;
+    tsc_mp_reader_init(&r, p, len);
+    if (tsc_mp_read_map(&r, &n) != 0)
+        goto malformed;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k;
+        uint32_t klen;
+        if (tsc_mp_read_str(&r, &k, &klen) != 0)
+            goto malformed;
+        if (key_is(k, klen, "v")) {
+            if (tsc_mp_read_uint(&r, &version) != 0)
+                goto malformed;
+        } else if (key_is(k, klen, "op")) {
+            if (tsc_mp_read_str(&r, &op, &op_len) != 0)
+                goto malformed;
+        } else if (tsc_mp_skip(&r) != 0) {
+            goto malformed;
+        }
+    }
+    if (tsc_mp_remaining(&r) != 0)
+        goto malformed;
+    if (version != TSC_CONTROL_VERSION) {
+        tsc_errmsg_setf(errmsg, "unsupported control protocol version %llu",
+                        (unsigned long long)version);
+        return TSC_EINVAL;
+    }
+    if (op == NULL) {
+        tsc_errmsg_setf(errmsg, "control request without \"op\"");
+        return TSC_EMALFORMED;
+    }
+    if (key_is(op, op_len, "members")) {
+        req->op = TSC_CONTROL_OP_MEMBERS;
+    } else if (key_is(op, op_len, "stats")) {
+        req->op = TSC_CONTROL_OP_STATS;
+    } else {
+        /* Echo at most 32 bytes, and only printable ones, of what we got. */
+        char shown[33];
+        uint32_t m = op_len < 32 ? op_len : 32;
+        for (uint32_t i = 0; i < m; i++)
+            shown[i] = (op[i] >= 0x20 && op[i] < 0x7f) ? op[i] : '?';
+        shown[m] = '\0';
+        tsc_errmsg_setf(errmsg, "unknown control op '%s'", shown);
+        return TSC_EINVAL;
+    }
+    return 0;
+malformed:
+    tsc_errmsg_setf(errmsg, "malformed control request");
+    return TSC_EMALFORMED;
+}
+
+static int decode_member(struct tsc_mp_reader *r, struct tsc_control_member *m)
+{
+    uint32_t n;
+    uint64_t v;
+    memset(m, 0, sizeof *m);
+    if (tsc_mp_read_map(r, &n) != 0)
+        return TSC_EMALFORMED;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k;
+        uint32_t klen;
+        int rc = 0;
+        if (tsc_mp_read_str(r, &k, &klen) != 0)
+            return TSC_EMALFORMED;
+        if (key_is(k, klen, "id")) {
+            rc = tsc_mp_read_uint(r, &m->id);
+        } else if (key_is(k, klen, "ip")) {
+            rc = tsc_mp_read_uint(r, &v);
+            if (rc == 0 && v > UINT32_MAX)
+                rc = TSC_EMALFORMED;
+            m->addr.ip = (uint32_t)v;
+        } else if (key_is(k, klen, "port")) {
+            rc = tsc_mp_read_uint(r, &v);
+            if (rc == 0 && v > UINT16_MAX)
+                rc = TSC_EMALFORMED;
+            m->addr.port = (uint16_t)v;
+        } else if (key_is(k, klen, "status")) {
+            rc = tsc_mp_read_uint(r, &v);
+            if (rc == 0 && v > 3)
+                rc = TSC_EMALFORMED;
+            m->status = (uint8_t)v;
+        } else if (key_is(k, klen, "inc")) {
+            rc = tsc_mp_read_uint(r, &m->incarnation);
+        } else if (key_is(k, klen, "self")) {
+            rc = tsc_mp_read_bool(r, &m->is_self);
+        } else if (key_is(k, klen, "age_ms")) {
+            rc = tsc_mp_read_uint(r, &m->age_ms);
+        } else if (key_is(k, klen, "record")) {
+            uint32_t blen;
+            rc = tsc_mp_read_bin(r, &m->record, &blen);
+            m->record_len = blen;
+        } else {
+            rc = tsc_mp_skip(r);
+        }
+        if (rc != 0)
+            return TSC_EMALFORMED;
+    }
+    return m->id != 0 ? 0 : TSC_EMALFORMED;
+}
+
+/* Members grow the array one by one (doubling), so memory follows what was
+ * actually decoded, never the count an array header claims. */
+static int decode_members(struct tsc_mp_reader *r, struct tsc_control_resp *out)
+{
+    uint32_t n;
+    size_t cap = 0;
+    if (tsc_mp_read_array(r, &n) != 0)
+        return TSC_EMALFORMED;
+    for (uint32_t i = 0; i < n; i++) {
+        if (out->n_members == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            struct tsc_control_member *nm = tsc_realloc(out->members, ncap * sizeof *out->members);
+            if (nm == NULL)
+                return TSC_ENOMEM;
+            out->members = nm;
+            cap = ncap;
+        }
+        int rc = decode_member(r, &out->members[out->n_members]);
+        if (rc != 0)
+            return rc;
+        out->n_members++;
+    }
+    out->has_members = 1;
+    return 0;
+}
+
+static int decode_stats(struct tsc_mp_reader *r, struct tsc_control_resp *out)
+{
+    uint32_t n;
+    if (tsc_mp_read_map(r, &n) != 0 || n > TSC_CONTROL_MAX_STATS)
+        return TSC_EMALFORMED;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k;
+        uint32_t klen;
+        struct tsc_control_stat *s = &out->stats[out->n_stats];
+        if (tsc_mp_read_str(r, &k, &klen) != 0 || klen == 0 || klen >= TSC_CONTROL_STAT_NAME)
+            return TSC_EMALFORMED;
+        memcpy(s->name, k, klen);
+        s->name[klen] = '\0';
+        if (!stat_name_ok(s->name) || tsc_mp_read_uint(r, &s->value) != 0)
+            return TSC_EMALFORMED;
+        out->n_stats++;
+    }
+    out->has_stats = 1;
+    return 0;
+}
+
+static int decode_resp(struct tsc_mp_reader *r, struct tsc_control_resp *out)
+{
+    uint32_t n;
+    uint64_t version = 0, v;
+    int have_ok = 0;
+    if (tsc_mp_read_map(r, &n) != 0)
+        return TSC_EMALFORMED;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k;
+        uint32_t klen;
+        int rc;
+        if (tsc_mp_read_str(r, &k, &klen) != 0)
+            return TSC_EMALFORMED;
+        if (key_is(k, klen, "v")) {
+            rc = tsc_mp_read_uint(r, &version);
+        } else if (key_is(k, klen, "ok")) {
+            rc = tsc_mp_read_bool(r, &out->ok);
+            have_ok = 1;
+        } else if (key_is(k, klen, "self")) {
+            rc = tsc_mp_read_uint(r, &out->self);
+        } else if (key_is(k, klen, "code")) {
+            rc = tsc_mp_read_uint(r, &v);
+            out->code = v < TSC_ERROR_MAX ? (int)v : TSC_EIO;
+        } else if (key_is(k, klen, "error")) {
+            const char *s;
+            uint32_t slen;
+            rc = tsc_mp_read_str(r, &s, &slen);
+            if (rc == 0) {
+                size_t m = slen < TSC_ERRMSG_SIZE - 1 ? slen : TSC_ERRMSG_SIZE - 1;
+                memcpy(out->error, s, m);
+                out->error[m] = '\0';
+            }
+        } else if (key_is(k, klen, "members") && !out->has_members) {
+            rc = decode_members(r, out);
+        } else if (key_is(k, klen, "stats") && !out->has_stats) {
+            rc = decode_stats(r, out);
+        } else {
+            rc = tsc_mp_skip(r);
+        }
+        if (rc != 0)
+            return rc == TSC_ENOMEM ? rc : TSC_EMALFORMED;
+    }
+    if (tsc_mp_remaining(r) != 0 || version != TSC_CONTROL_VERSION || !have_ok)
+        return TSC_EMALFORMED;
+    if (!out->ok && out->code == 0)
+        out->code = TSC_EIO;
+    return 0;
+}
+
+int tsc_control_resp_decode(const uint8_t *p, size_t len, struct tsc_control_resp *r)
+{
+    struct tsc_mp_reader rd;
+    memset(r, 0, sizeof *r);
+    tsc_mp_reader_init(&rd, p, len);
+    int rc = decode_resp(&rd, r);
+    if (rc != 0)
+        tsc_control_resp_free(r);
+    return rc;
+}
+
+void tsc_control_resp_free(struct tsc_control_resp *r)
+{
+    tsc_free(r->members);
+    r->members = NULL;
+    r->n_members = 0;
+}
+
+uint64_t tsc_control_resp_stat(const struct tsc_control_resp *r, const char *name, int *found)
+{
+    for (size_t i = 0; i < r->n_stats; i++) {
+        if (strcmp(r->stats[i].name, name) == 0) {
+            if (found)
+                *found = 1;
+            return r->stats[i].value;
+        }
+    }
+    if (found)
+        *found = 0;
+    return 0;
+}

@@ -1,0 +1,123 @@
+/* tsc — the control protocol between tscctl and an agent.
+ *
+ * Transport (not part of this codec): every message is one frame prefixed by a
+ * 4-byte big-endian length, one request and one response per connection.
+ *   - TCP, on the agent's gossip port: the message is the body of a sealed
+ *     envelope (wire/frame.h) of type TSC_MSG_CONTROL_REQ / _RESP; tscctl
+ *     sends with sender 0, seq = wall-clock µs and a random nonce. When the
+ *     agent cannot open the request it answers the plaintext frame
+ *     TSC_CONTROL_EAUTH_MARKER instead, so the CLI can say "wrong key".
+ *   - Unix socket <data-dir>/tscd.sock (mode 0600): the message is sent as
+ *     is, without sealing; access is decided by the file permission.
+ *
+ * Request:  msgpack map {"v": 1, "op": "members" | "stats"}
+ * Response: msgpack map
+ *   {"v": 1, "ok": true, "self": id, "members": [member...]}     for members
+ *   {"v": 1, "ok": true, "self": id, "stats": {name: uint, ...}} for stats
+ *   {"v": 1, "ok": false, "code": TSC_E*, "error": str}          on failure
+ * member:   {"id": u64, "ip": u32, "port": u16, "status": enum tsc_status,
+ *            "inc": u64, "self": bool, "age_ms": u64, "record": bin}
+ * "record" is the member's signed record blob (wire/record.h), so a client
+ * can show roles, labels and readiness from the node's own words; "status"
+ * is what the answering agent currently believes, which may differ from the
+ * status inside the record (suspect and dead are claims made by others).
+ *
+ * Decoding is total: unknown keys are skipped, any byte string yields a
+ * message or TSC_EMALFORMED, and memory grows only with decoded members. */
+#ifndef TSC_WIRE_CONTROL_H
+#define TSC_WIRE_CONTROL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/addr.h"
+#include "common/buf.h"
+#include "common/error.h"
+
+#define TSC_CONTROL_VERSION 1
+
+/* Plaintext reply to a control frame the agent could not open. A sealed frame
+ * is always longer than this, so the two cannot be confused. */
+#define TSC_CONTROL_EAUTH_MARKER "TSC-EAUTH"
+#define TSC_CONTROL_EAUTH_MARKER_LEN 9
+
+enum tsc_control_op {
+    TSC_CONTROL_OP_MEMBERS = 1,
+    TSC_CONTROL_OP_STATS = 2,
+};
+
+/* "members", "stats", or "?". */
+const char *tsc_control_op_name(int op);
+
+struct tsc_control_req {
+    int op; /* enum tsc_control_op */
+};
+
+/* Append the encoded request to out. 0, TSC_EINVAL (unknown op) or
+ * TSC_ENOMEM; out unchanged on error. */
+int tsc_control_req_encode(const struct tsc_control_req *req, struct tsc_buf *out);
+
+/* Decode a request. 0, TSC_EMALFORMED (not a request) or TSC_EINVAL (unknown
+ * op or version); errmsg (may be NULL) says which. */
+int tsc_control_req_decode(const uint8_t *p, size_t len, struct tsc_control_req *req,
+                           char *errmsg);
+
+struct tsc_control_member {
+    uint64_t id;
+    struct tsc_addr addr;
+    uint8_t status; /* enum tsc_status as the agent sees it */
+    uint64_t incarnation;
+    int is_self;
+    uint64_t age_ms;       /* time in the current status */
+    const uint8_t *record; /* signed record blob; borrowed (see below) */
+    size_t record_len;
+};
+
+#define TSC_CONTROL_STAT_NAME 32
+#define TSC_CONTROL_MAX_STATS 48
+
+struct tsc_control_stat {
+    char name[TSC_CONTROL_STAT_NAME]; /* NUL-terminated, [a-z0-9_] */
+    uint64_t value;
+};
+
+/* Encode a members response. members[i].record is copied into out.
+ * 0 or TSC_ENOMEM; out unchanged on error. */
+int tsc_control_resp_encode_members(uint64_t self, const struct tsc_control_member *members,
+                                    size_t n, struct tsc_buf *out);
+
+/* Encode a stats response (names as given, at most TSC_CONTROL_MAX_STATS).
+ * 0, TSC_EINVAL (too many, bad name) or TSC_ENOMEM; out unchanged on error. */
+int tsc_control_resp_encode_stats(uint64_t self, const struct tsc_control_stat *stats, size_t n,
+                                  struct tsc_buf *out);
+
+/* Encode a failure: code is a TSC_E* value, message a human sentence
+ * (truncated to TSC_ERRMSG_SIZE - 1 bytes). 0 or TSC_ENOMEM. */
+int tsc_control_resp_encode_error(int code, const char *message, struct tsc_buf *out);
+
+/* Decoded response. members is allocated by the decoder (free it with
+ * tsc_control_resp_free); each member's record points into the input bytes,
+ * which must outlive the response. */
+struct tsc_control_resp {
+    int ok;
+    int code;                     /* when !ok: TSC_E* from the agent */
+    char error[TSC_ERRMSG_SIZE];  /* when !ok */
+    uint64_t self;                /* the answering agent's id */
+    int has_members, has_stats;   /* which payload was present */
+    struct tsc_control_member *members;
+    size_t n_members;
+    struct tsc_control_stat stats[TSC_CONTROL_MAX_STATS];
+    size_t n_stats;
+};
+
+/* Decode a response into r (which needs no initialisation). 0,
+ * TSC_EMALFORMED or TSC_ENOMEM; on error nothing stays allocated. */
+int tsc_control_resp_decode(const uint8_t *p, size_t len, struct tsc_control_resp *r);
+
+/* Release what tsc_control_resp_decode allocated; r may be reused. */
+void tsc_control_resp_free(struct tsc_control_resp *r);
+
+/* Value of a named stat, or 0 when absent (*found, if not NULL, says which). */
+uint64_t tsc_control_resp_stat(const struct tsc_control_resp *r, const char *name, int *found);
+
+#endif
