@@ -49,6 +49,18 @@ int tsc__gossip_enqueue(struct tsc_gossip *g, uint8_t kind, uint64_t subject, ui
         else
             i++;
     }
+    /* Bounded queue: when many members join at once, every push-pull brings
+     * a whole state of news. Past the cap the most-transmitted (oldest) news
+     * gives way; periodic push-pull repairs whatever that leaves out. */
+    if (g->n_bcasts >= TSC__MAX_BCASTS) {
+        uint32_t worst = 0;
+        for (uint32_t i = 1; i < g->n_bcasts; i++)
+            if (g->bcasts[i].transmits > g->bcasts[worst].transmits ||
+                (g->bcasts[i].transmits == g->bcasts[worst].transmits &&
+                 g->bcasts[worst].subject == g->self_id))
+                worst = i;
+        bcast_remove(g, worst);
+    }
     if (g->n_bcasts == g->cap_bcasts) {
         uint32_t cap = g->cap_bcasts ? g->cap_bcasts * 2 : 16;
         struct tsc__bcast *p = tsc_realloc(g->bcasts, (size_t)cap * sizeof *p);
@@ -82,44 +94,59 @@ int tsc__gossip_piggyback(struct tsc_gossip *g, struct tsc_swim_writer *w, size_
     uint32_t max_tx = tsc__gossip_retransmit_limit(g);
     if (g->n_bcasts == 0)
         return 0;
-    if (first != 0) {
-        for (uint32_t i = 0; i < g->n_bcasts; i++) {
-            struct tsc__bcast *b = &g->bcasts[i];
-            if (b->subject != first)
-                continue;
-            int rc = tsc_swim_add(w, b->blob, b->len, limit);
-            if (rc == TSC_ENOMEM)
-                return rc;
-            if (rc == 0)
-                b->transmits++;
+    /* Order by (not about `first`, transmits) with a counting sort: O(n) per
+     * datagram, and the buckets are few (λ·log10 n + 1). */
+    uint32_t nb = max_tx + 2;
+    if (g->cap_order < g->n_bcasts || g->cap_bucket < nb) {
+        uint32_t *o = tsc_realloc(g->order, (size_t)g->cap_bcasts * sizeof *o);
+        if (o == NULL)
+            return TSC_ENOMEM;
+        g->order = o;
+        g->cap_order = g->cap_bcasts;
+        if (g->cap_bucket < nb) {
+            uint32_t *b = tsc_realloc(g->bucket, (size_t)nb * sizeof *b);
+            if (b == NULL)
+                return TSC_ENOMEM;
+            g->bucket = b;
+            g->cap_bucket = nb;
         }
     }
-    /* Counting passes by transmit count: the queue is short and the limit
-     * is small (λ·log10 n), so this beats keeping it sorted. */
-    for (uint32_t t = 0; t < max_tx; t++) {
-        int any = 0;
-        for (uint32_t i = 0; i < g->n_bcasts; i++) {
-            struct tsc__bcast *b = &g->bcasts[i];
-            if (b->transmits != t || (first != 0 && b->subject == first))
-                continue;
-            any = 1;
-            int rc = tsc_swim_add(w, b->blob, b->len, limit);
-            if (rc == TSC_ENOMEM)
-                return rc;
-            if (rc == TSC_EFULL) {
-                if (w->n_items >= TSC_SWIM_MAX_ITEMS)
-                    goto done;
-                continue; /* a smaller item may still fit */
-            }
-            b->transmits = t + 1 + 0x80000000u; /* mark: sent in this message */
-        }
-        (void)any;
+    memset(g->bucket, 0, (size_t)nb * sizeof *g->bucket);
+    for (uint32_t i = 0; i < g->n_bcasts; i++) {
+        const struct tsc__bcast *b = &g->bcasts[i];
+        uint32_t key = (first != 0 && b->subject == first) ? 0 : 1 + b->transmits;
+        g->bucket[key < nb ? key : nb - 1]++;
     }
-done:
+    for (uint32_t k = 0, sum = 0; k < nb; k++) {
+        uint32_t c = g->bucket[k];
+        g->bucket[k] = sum;
+        sum += c;
+    }
+    for (uint32_t i = 0; i < g->n_bcasts; i++) {
+        const struct tsc__bcast *b = &g->bcasts[i];
+        uint32_t key = (first != 0 && b->subject == first) ? 0 : 1 + b->transmits;
+        g->order[g->bucket[key < nb ? key : nb - 1]++] = i;
+    }
+    int any_sent = 0;
+    for (uint32_t j = 0; j < g->n_bcasts; j++) {
+        struct tsc__bcast *b = &g->bcasts[g->order[j]];
+        int rc = tsc_swim_add(w, b->blob, b->len, limit);
+        if (rc == TSC_ENOMEM)
+            return rc;
+        if (rc == TSC_EFULL) {
+            /* a smaller item may still fit, unless the datagram is all but full */
+            size_t used = w->buf->len - w->start;
+            if (w->n_items >= TSC_SWIM_MAX_ITEMS || used + 96 > limit)
+                break;
+            continue;
+        }
+        b->transmits++;
+        any_sent = 1;
+    }
+    if (!any_sent)
+        return 0;
     for (uint32_t i = 0; i < g->n_bcasts;) {
-        struct tsc__bcast *b = &g->bcasts[i];
-        b->transmits &= 0x7fffffffu;
-        if (b->transmits >= max_tx)
+        if (g->bcasts[i].transmits >= max_tx)
             bcast_remove(g, i);
         else
             i++;

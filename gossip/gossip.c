@@ -122,6 +122,8 @@ void tsc_gossip_free(struct tsc_gossip *g)
     for (uint32_t i = 0; i < g->n_bcasts; i++)
         tsc_free(g->bcasts[i].blob);
     tsc_free(g->bcasts);
+    tsc_free(g->order);
+    tsc_free(g->bucket);
     tsc_free(g->probe_list);
     tsc_free(g->meta);
     tsc_buf_free(&g->out_data);
@@ -296,6 +298,12 @@ static int on_join(struct tsc_gossip *g, const struct tsc_gossip_event *ev)
     }
     g->next_join_retry_at = ev->now;
     g->join_until = ev->now + TSC_SEC(60);
+    /* announce ourselves too, not only through the seed */
+    const struct tsc__member *self = &g->members[g->self_index];
+    int rc = tsc__gossip_enqueue(g, TSC_BLOB_RECORD, g->self_id, 0, self->status, self->record,
+                                 self->record_len);
+    if (rc != 0)
+        return rc;
     return tsc__gossip_pushpull_tick(g, ev->now);
 }
 

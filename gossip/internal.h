@@ -15,6 +15,7 @@
 #define TSC__MAX_CONFIRM 8  /* accusers remembered per suspicion */
 #define TSC__MAX_RELAYS  64 /* PING_REQ requests this node relays at once */
 #define TSC__MAX_SEEDS   16 /* JOIN addresses remembered for retries */
+#define TSC__MAX_BCASTS 256 /* pending updates; the oldest news gives way beyond */
 
 /* One accusation that is pending: Lifeguard §3.2 dynamic suspicion. */
 struct tsc__suspicion {
@@ -118,6 +119,8 @@ struct tsc_gossip {
     /* dissemination queue */
     struct tsc__bcast *bcasts;
     uint32_t n_bcasts, cap_bcasts;
+    uint32_t *order, *bucket; /* piggyback ordering scratch */
+    uint32_t cap_order, cap_bucket;
     uint64_t next_gossip_at;
 
     /* push-pull, join and reconnection */
@@ -159,7 +162,7 @@ void tsc__gossip_set_status(struct tsc_gossip *g, struct tsc__member *m, uint8_t
                             uint64_t incarnation, uint64_t now);
 void tsc__gossip_note_change(struct tsc_gossip *g, const struct tsc__member *m, uint8_t old_status);
 int tsc__gossip_apply_blob(struct tsc_gossip *g, const uint8_t *blob, size_t len, uint64_t now,
-                           int from_pushpull);
+                           uint64_t via);
 int tsc__gossip_accuse(struct tsc_gossip *g, struct tsc__member *m, uint8_t status, uint64_t now);
 void tsc__gossip_check_suspects(struct tsc_gossip *g, uint64_t now);
 uint64_t tsc__gossip_suspect_deadline(const struct tsc_gossip *g);

@@ -266,7 +266,8 @@ static int refute(struct tsc_gossip *g, uint64_t claimed_incarnation, uint64_t n
     return tsc__gossip_resign_self(g, claimed_incarnation + 1, status, now);
 }
 
-static int apply_record(struct tsc_gossip *g, const uint8_t *blob, size_t len, uint64_t now)
+static int apply_record(struct tsc_gossip *g, const uint8_t *blob, size_t len, uint64_t now,
+                        uint64_t via)
 {
     struct tsc_record rec;
     int rc = tsc_record_decode(g->crypto, blob, len, 0, &rec);
@@ -315,6 +316,10 @@ static int apply_record(struct tsc_gossip *g, const uint8_t *blob, size_t len, u
         m->addr = rec.addr;
         tsc__gossip_set_status(g, m, rec.status, rec.incarnation, now);
     }
+    /* Whatever is news to us is gossiped on, also when a push-pull brought
+     * it: nodes that learnt it the same way would not spread it otherwise.
+     * The queue's cap keeps a mass join from flooding (broadcast.c). */
+    (void)via;
     return tsc__gossip_enqueue(g, TSC_BLOB_RECORD, rec.id, 0, rec.status, blob, len);
 }
 
@@ -391,10 +396,11 @@ static int apply_claim(struct tsc_gossip *g, const uint8_t *blob, size_t len, ui
     return tsc__gossip_enqueue(g, TSC_BLOB_CLAIM, m->id, cl.accuser, status, blob, len);
 }
 
-/* Apply one signed blob from a datagram or a push-pull. Bad blobs are
- * counted and ignored; only TSC_ENOMEM is returned. */
+/* Apply one signed blob from a datagram (via == 0) or from a push-pull sent
+ * by node `via`. Bad blobs are counted and ignored; only TSC_ENOMEM is
+ * returned. */
 int tsc__gossip_apply_blob(struct tsc_gossip *g, const uint8_t *blob, size_t len, uint64_t now,
-                           int from_pushpull)
+                           uint64_t via)
 {
     int kind;
     if (tsc_blob_kind(blob, len, &kind) != 0) {
@@ -403,9 +409,9 @@ int tsc__gossip_apply_blob(struct tsc_gossip *g, const uint8_t *blob, size_t len
         return 0;
     }
     if (kind == TSC_BLOB_RECORD)
-        return apply_record(g, blob, len, now);
+        return apply_record(g, blob, len, now, via);
     if (kind == TSC_BLOB_CLAIM)
-        return apply_claim(g, blob, len, now, from_pushpull);
+        return apply_claim(g, blob, len, now, via != 0);
     g->stats.rejected++;
     g->stats.rejected_malformed++;
     return 0;

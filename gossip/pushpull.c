@@ -68,7 +68,7 @@ int tsc__gossip_on_stream(struct tsc_gossip *g, const struct tsc_envelope *env, 
             g->stats.rejected_malformed++;
             break; /* what was merged so far stands: each item is signed */
         }
-        int rc = tsc__gossip_apply_blob(g, blob, len, now, 1);
+        int rc = tsc__gossip_apply_blob(g, blob, len, now, env->sender);
         if (rc != 0)
             return rc;
     }

@@ -32,6 +32,12 @@ enum tsc_msg_type {
     TSC_MSG_GOSSIP = 5,
     TSC_MSG_PUSHPULL_REQ = 6,
     TSC_MSG_PUSHPULL_RESP = 7,
+    /* 16..31: coordinator election and replication (wire/raft.h) */
+    TSC_MSG_RAFT_VOTE = 16,        /* RequestVote or pre-vote */
+    TSC_MSG_RAFT_VOTE_RESP = 17,   /* its answer */
+    TSC_MSG_RAFT_APPEND = 18,      /* AppendEntries (also the heartbeat) */
+    TSC_MSG_RAFT_APPEND_RESP = 19, /* its answer */
+    TSC_MSG_RAFT_TIMEOUT_NOW = 20, /* leadership transfer: campaign now */
     TSC_MSG_CONTROL_REQ = 32,
     TSC_MSG_CONTROL_RESP = 33,
     TSC_MSG_TYPE_MAX = 63
