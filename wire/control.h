@@ -22,6 +22,11 @@
  * is what the answering agent currently believes, which may differ from the
  * status inside the record (suspect and dead are claims made by others).
  *
+ * Replay: every op is read-only today, so the agent keeps no replay window
+ * for sender 0; a replayed request yields a sealed answer only key holders
+ * can read. An op that changes state must add one (seq is wall-clock µs, so
+ * a freshness window works without per-client state).
+ *
  * Decoding is total: unknown keys are skipped, any byte string yields a
  * message or TSC_EMALFORMED, and memory grows only with decoded members. */
 #ifndef TSC_WIRE_CONTROL_H
@@ -38,7 +43,7 @@
 
 /* Plaintext reply to a control frame the agent could not open. A sealed frame
  * is always longer than this, so the two cannot be confused. */
-#define TSC_CONTROL_EAUTH_MARKER "TSC-EAUTH"
+#define TSC_CONTROL_EAUTH_MARKER     "TSC-EAUTH"
 #define TSC_CONTROL_EAUTH_MARKER_LEN 9
 
 enum tsc_control_op {
@@ -59,8 +64,7 @@ int tsc_control_req_encode(const struct tsc_control_req *req, struct tsc_buf *ou
 
 /* Decode a request. 0, TSC_EMALFORMED (not a request) or TSC_EINVAL (unknown
  * op or version); errmsg (may be NULL) says which. */
-int tsc_control_req_decode(const uint8_t *p, size_t len, struct tsc_control_req *req,
-                           char *errmsg);
+int tsc_control_req_decode(const uint8_t *p, size_t len, struct tsc_control_req *req, char *errmsg);
 
 struct tsc_control_member {
     uint64_t id;
@@ -100,10 +104,10 @@ int tsc_control_resp_encode_error(int code, const char *message, struct tsc_buf 
  * which must outlive the response. */
 struct tsc_control_resp {
     int ok;
-    int code;                     /* when !ok: TSC_E* from the agent */
-    char error[TSC_ERRMSG_SIZE];  /* when !ok */
-    uint64_t self;                /* the answering agent's id */
-    int has_members, has_stats;   /* which payload was present */
+    int code;                    /* when !ok: TSC_E* from the agent */
+    char error[TSC_ERRMSG_SIZE]; /* when !ok */
+    uint64_t self;               /* the answering agent's id */
+    int has_members, has_stats;  /* which payload was present */
     struct tsc_control_member *members;
     size_t n_members;
     struct tsc_control_stat stats[TSC_CONTROL_MAX_STATS];

@@ -11,13 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TSC_KEY_BYTES 32   /* cluster key */
-#define TSC_PK_BYTES 32    /* node public key (Ed25519) */
-#define TSC_SK_BYTES 64    /* node secret key (Ed25519, libsodium layout: seed || pk) */
-#define TSC_SEED_BYTES 32  /* node key seed */
-#define TSC_SIG_BYTES 64   /* Ed25519 signature */
+#define TSC_KEY_BYTES   32 /* cluster key */
+#define TSC_PK_BYTES    32 /* node public key (Ed25519) */
+#define TSC_SK_BYTES    64 /* node secret key (Ed25519, libsodium layout: seed || pk) */
+#define TSC_SEED_BYTES  32 /* node key seed */
+#define TSC_SIG_BYTES   64 /* Ed25519 signature */
 #define TSC_NONCE_BYTES 24 /* XChaCha20 nonce */
-#define TSC_TAG_BYTES 16   /* Poly1305 tag */
+#define TSC_TAG_BYTES   16 /* Poly1305 tag */
 
 struct tsc_crypto {
     const char *name;

@@ -18,9 +18,9 @@
 #include "common/buf.h"
 #include "wire/crypto.h"
 
-#define TSC_WIRE_VERSION 1
+#define TSC_WIRE_VERSION      1
 #define TSC_WIRE_MAX_DATAGRAM 1400       /* sealed bytes, per SWIM packet */
-#define TSC_WIRE_MAX_FRAME (8u << 20)    /* sealed bytes, per stream frame */
+#define TSC_WIRE_MAX_FRAME    (8u << 20) /* sealed bytes, per stream frame */
 /* Sealed size minus body size is at most this (header, nonce, tag, envelope). */
 #define TSC_WIRE_OVERHEAD (1 + TSC_NONCE_BYTES + TSC_TAG_BYTES + 48)
 

@@ -35,7 +35,7 @@ enum tsc_blob_kind {
 };
 
 #define TSC_RECORD_MAX_BYTES 1024 /* a whole record blob, so it fits a datagram */
-#define TSC_META_MAX_BYTES 640    /* the encoded meta inside it */
+#define TSC_META_MAX_BYTES   640  /* the encoded meta inside it */
 
 /* Decoded node record. meta points into the blob it was decoded from. */
 struct tsc_record {
@@ -87,10 +87,10 @@ int tsc_blob_verify(const struct tsc_crypto *c, const uint8_t *blob, size_t len,
  * Encoded as a msgpack map {"roles": [str], "labels": {str: str},
  * "ready": {str: str}}; strings are 1..63 printable ASCII bytes without
  * spaces, '=' not allowed in keys. Keys are unique; order is kept. */
-#define TSC_META_MAX_ROLES 8
+#define TSC_META_MAX_ROLES  8
 #define TSC_META_MAX_LABELS 12
-#define TSC_META_MAX_READY 12
-#define TSC_META_STR 64
+#define TSC_META_MAX_READY  12
+#define TSC_META_STR        64
 
 struct tsc_meta_kv {
     char key[TSC_META_STR];

@@ -52,8 +52,8 @@ struct tsc_swim_writer {
 };
 
 /* Append the header of a body to buf. 0 or TSC_ENOMEM. */
-int tsc_swim_begin(struct tsc_swim_writer *w, struct tsc_buf *buf, uint32_t probe,
-                   uint64_t target, struct tsc_addr target_addr);
+int tsc_swim_begin(struct tsc_swim_writer *w, struct tsc_buf *buf, uint32_t probe, uint64_t target,
+                   struct tsc_addr target_addr);
 
 /* Append one item if the body stays <= limit bytes and fewer than
  * TSC_SWIM_MAX_ITEMS items. 0, TSC_EFULL (nothing written) or TSC_ENOMEM. */
