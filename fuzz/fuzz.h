@@ -1,5 +1,5 @@
-/* tsc — shared by the fuzz target, its seed corpus generator and the smoke
- * test that runs the target without libFuzzer.
+/* tsc — shared by the fuzz targets, their seed corpus generator and the
+ * smoke tests that run the targets without libFuzzer.
  *
  * Input format of fuzz_unseal: the first byte selects a mode, the rest is the
  * payload, so the fuzzer can reach the decoders behind the AEAD:
@@ -33,6 +33,13 @@ void tsc_fuzz_key(uint8_t key[TSC_KEY_BYTES]);
  * 0 or a TSC_E* code. */
 int tsc_fuzz_seeds(void (*emit)(void *ctx, const char *name, const uint8_t *p, size_t n),
                    void *ctx);
+
+/* Seed scripts of fuzz_gossip and fuzz_election (fuzz/script.h), the same
+ * way. */
+int tsc_fuzz_gossip_seeds(void (*emit)(void *ctx, const char *name, const uint8_t *p, size_t n),
+                          void *ctx);
+int tsc_fuzz_election_seeds(void (*emit)(void *ctx, const char *name, const uint8_t *p, size_t n),
+                            void *ctx);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

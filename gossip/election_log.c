@@ -153,14 +153,24 @@ static int reply_append(struct tsc_election *e, uint64_t to, const struct tsc_ra
 }
 
 /* CONFIG payloads are checked before anything is applied. */
+/* Entries a leader can have sent: terms >= 1, never above the message's
+ * term, non-decreasing along the batch and from prev_term (Raft's Log
+ * Matching property). Anything else would be stored and then refused by
+ * restore, leaving a node that cannot restart. */
 static int check_entries(struct tsc_raft_append m)
 {
     uint64_t ids[TSC_RAFT_MAX_VOTERS];
     size_t n;
+    uint64_t prev = m.prev_term;
+    if (m.prev_term > m.term)
+        return TSC_EMALFORMED;
     for (uint32_t i = 0; i < m.n_entries; i++) {
         struct tsc_raft_entry_view x;
         if (tsc_raft_append_next(&m, &x) != 0)
             return TSC_EMALFORMED;
+        if (x.term == 0 || x.term > m.term || x.term < prev)
+            return TSC_EMALFORMED;
+        prev = x.term;
         if (x.type == TSC_RAFT_ENTRY_CONFIG && tsc_raft_config_decode(x.data, x.len, ids, &n) != 0)
             return TSC_EMALFORMED;
     }

@@ -12,10 +12,13 @@
 #include "wire/swim.h"
 
 #define TSC__NO_INDEX    UINT32_MAX
-#define TSC__MAX_CONFIRM 8   /* accusers remembered per suspicion */
-#define TSC__MAX_RELAYS  64  /* PING_REQ requests this node relays at once */
-#define TSC__MAX_SEEDS   16  /* JOIN addresses remembered for retries */
-#define TSC__MAX_BCASTS  256 /* pending updates; the oldest news gives way beyond */
+#define TSC__MAX_CONFIRM 8  /* accusers remembered per suspicion */
+#define TSC__MAX_RELAYS  64 /* PING_REQ requests this node relays at once */
+#define TSC__MAX_SEEDS   16 /* JOIN addresses remembered for retries */
+/* Incarnations stop here, so a refutation (claimed + 1) can never wrap to 0:
+ * records above it and claims at or above it are malformed. */
+#define TSC__MAX_INCARNATION (UINT64_C(1) << 62)
+#define TSC__MAX_BCASTS      256 /* pending updates; the oldest news gives way beyond */
 
 /* One accusation that is pending: Lifeguard §3.2 dynamic suspicion. */
 struct tsc__suspicion {

@@ -187,34 +187,39 @@ static uint64_t suspicion_timeout(const struct tsc_gossip *g, unsigned confirmat
     return (uint64_t)(t < min ? min : t);
 }
 
-static int start_suspicion(struct tsc_gossip *g, struct tsc__member *m, uint64_t accuser,
-                           uint64_t now)
+/* Make sure start_suspicion cannot fail: called before the status changes,
+ * so that running out of memory leaves the member as it was. */
+static int reserve_suspicion(struct tsc_gossip *g, struct tsc__suspicion **out)
 {
-    struct tsc__suspicion *s = tsc_calloc(1, sizeof *s);
-    if (s == NULL)
-        return TSC_ENOMEM;
     if (g->n_suspects == g->cap_suspects) {
         uint32_t cap = g->cap_suspects ? g->cap_suspects * 2 : 16;
         uint32_t *p = tsc_realloc(g->suspects, (size_t)cap * sizeof *p);
-        if (p == NULL) {
-            tsc_free(s);
+        if (p == NULL)
             return TSC_ENOMEM;
-        }
         g->suspects = p;
         g->cap_suspects = cap;
     }
+    *out = tsc_calloc(1, sizeof **out);
+    return *out == NULL ? TSC_ENOMEM : 0;
+}
+
+/* Takes ownership of s (from reserve_suspicion). m must be SUSPECT now. */
+static void start_suspicion(struct tsc_gossip *g, struct tsc__member *m, struct tsc__suspicion *s,
+                            uint64_t accuser, uint64_t now)
+{
     s->start = now;
     s->accusers[0] = accuser;
     s->deadline = now + suspicion_timeout(g, 0);
     m->susp = s;
     g->suspects[g->n_suspects++] = (uint32_t)(m - g->members);
-    return 0;
 }
 
 /* Returns 1 when the accuser is new (a confirmation), 0 otherwise. */
 static int confirm_suspicion(struct tsc_gossip *g, struct tsc__member *m, uint64_t accuser)
 {
     struct tsc__suspicion *s = m->susp;
+    if (s == NULL)
+        return 0;
     for (unsigned i = 0; i <= s->n_confirm; i++)
         if (s->accusers[i] == accuser)
             return 0;
@@ -257,7 +262,7 @@ int tsc__gossip_resign_self(struct tsc_gossip *g, uint64_t incarnation, uint8_t 
 static int refute(struct tsc_gossip *g, uint64_t claimed_incarnation, uint64_t now)
 {
     struct tsc__member *self = &g->members[g->self_index];
-    if (claimed_incarnation < self->incarnation)
+    if (claimed_incarnation < self->incarnation || claimed_incarnation >= TSC__MAX_INCARNATION)
         return 0;
     g->stats.refutations++;
     if (g->stats.health < g->cfg.awareness_max)
@@ -276,7 +281,8 @@ static int apply_record(struct tsc_gossip *g, const uint8_t *blob, size_t len, u
         g->stats.rejected_malformed++;
         return 0;
     }
-    if (rec.status != TSC_STATUS_ALIVE && rec.status != TSC_STATUS_LEFT) {
+    if ((rec.status != TSC_STATUS_ALIVE && rec.status != TSC_STATUS_LEFT) ||
+        rec.incarnation > TSC__MAX_INCARNATION) {
         g->stats.rejected++;
         g->stats.rejected_malformed++;
         return 0;
@@ -331,7 +337,7 @@ static int apply_claim(struct tsc_gossip *g, const uint8_t *blob, size_t len, ui
                        int from_pushpull)
 {
     struct tsc_claim cl;
-    if (tsc_claim_decode(blob, len, &cl) != 0 ||
+    if (tsc_claim_decode(blob, len, &cl) != 0 || cl.incarnation >= TSC__MAX_INCARNATION ||
         (cl.status != TSC_STATUS_SUSPECT && cl.status != TSC_STATUS_DEAD)) {
         g->stats.rejected++;
         g->stats.rejected_malformed++;
@@ -385,14 +391,17 @@ static int apply_claim(struct tsc_gossip *g, const uint8_t *blob, size_t len, ui
             return 0;
         return tsc__gossip_enqueue(g, TSC_BLOB_CLAIM, m->id, cl.accuser, status, blob, len);
     }
-    int rc = set_blob(&m->claim, &m->claim_len, blob, len);
-    if (rc != 0)
+    struct tsc__suspicion *s;
+    int rc = reserve_suspicion(g, &s);
+    if (rc == 0)
+        rc = set_blob(&m->claim, &m->claim_len, blob, len);
+    if (rc != 0) {
+        tsc_free(s);
         return rc;
+    }
     drop_suspicion(g, m);
     tsc__gossip_set_status(g, m, TSC_STATUS_SUSPECT, cl.incarnation, now);
-    rc = start_suspicion(g, m, cl.accuser, now);
-    if (rc != 0)
-        return rc;
+    start_suspicion(g, m, s, cl.accuser, now);
     return tsc__gossip_enqueue(g, TSC_BLOB_CLAIM, m->id, cl.accuser, status, blob, len);
 }
 
@@ -435,16 +444,19 @@ int tsc__gossip_accuse(struct tsc_gossip *g, struct tsc__member *m, uint8_t stat
         if (!confirm_suspicion(g, m, g->self_id))
             return 0;
     } else {
-        rc = set_blob(&m->claim, &m->claim_len, g->tmp.data, g->tmp.len);
-        if (rc != 0)
+        struct tsc__suspicion *s = NULL;
+        if (status == TSC_STATUS_SUSPECT)
+            rc = reserve_suspicion(g, &s);
+        if (rc == 0)
+            rc = set_blob(&m->claim, &m->claim_len, g->tmp.data, g->tmp.len);
+        if (rc != 0) {
+            tsc_free(s);
             return rc;
+        }
         drop_suspicion(g, m);
         tsc__gossip_set_status(g, m, status, m->incarnation, now);
-        if (status == TSC_STATUS_SUSPECT) {
-            rc = start_suspicion(g, m, g->self_id, now);
-            if (rc != 0)
-                return rc;
-        }
+        if (s != NULL)
+            start_suspicion(g, m, s, g->self_id, now);
     }
     return tsc__gossip_enqueue(g, TSC_BLOB_CLAIM, m->id, g->self_id, status, g->tmp.data,
                                g->tmp.len);

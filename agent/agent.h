@@ -1,0 +1,178 @@
+/* tsc — the agent: the only place that wires the engines to real I/O.
+ *
+ * One libuv loop on one thread drives the pure SWIM engine (gossip/): packets
+ * and stream frames from the network become events, the engine's updates
+ * become packets, timer deadlines, log lines and store writes. Files:
+ *   main.c           flags -> struct tsc_agent_config
+ *   agent.c          start-up, the step driver, timers, signals, leave, stop
+ *   net_uv.c         UDP socket, TCP listener and streams, the Unix socket
+ *   control.c        frames that arrive on streams: push-pull, control
+ *   state.c          node key, incarnation and members in the store
+ *   store_rocksdb.c  the store adapter;  log.c  the log;  keyfile.c  --key */
+#ifndef TSC_AGENT_AGENT_H
+#define TSC_AGENT_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "agent/store.h"
+#include "common/addr.h"
+#include "common/buf.h"
+#include "common/error.h"
+#include "common/time.h"
+#include "gossip/gossip.h"
+#include "wire/frame.h"
+#include "wire/record.h"
+
+#define TSC_AGENT_MAX_JOIN     32
+#define TSC_AGENT_DEFAULT_PORT 7946
+#define TSC_AGENT_SOCKET_NAME  "tscd.sock"
+#define TSC_AGENT_LEAVE_CAP_MS 2000 /* SIGTERM: give up waiting for leave_done */
+
+struct tsc_agent_config {
+    const char *data_dir;
+    uint8_t key[TSC_KEY_BYTES];
+    struct tsc_addr bind;
+    struct tsc_addr advertise; /* = bind unless --advertise */
+    struct tsc_addr joins[TSC_AGENT_MAX_JOIN];
+    size_t n_joins;
+    struct tsc_meta meta;
+    struct tsc_gossip_config gossip;
+};
+
+/* Run an agent until SIGTERM/SIGINT (graceful leave) or a fatal error.
+ * Returns 0 after a clean stop, or a TSC_E* code with errmsg set when the
+ * agent could not start (store locked, address in use, ...). */
+int tsc_agent_run(const struct tsc_agent_config *cfg, char *errmsg);
+
+/* ---- module-internal (agent/ files only) -------------------------------- */
+
+/* Counters kept by the driver beside the engine's; shown by `tscctl stats`. */
+struct tsc__agent_counters {
+    uint64_t conns_accepted;  /* incoming TCP + Unix connections */
+    uint64_t conns_dropped;   /* refused: too many open connections */
+    uint64_t frame_errors;    /* bad length prefix, truncated frame, idle timeout */
+    uint64_t udp_send_errors; /* datagrams the kernel would not take */
+    uint64_t streams_out;     /* outgoing stream frames written */
+    uint64_t streams_failed;  /* outgoing connect/write failures */
+    uint64_t control_requests;
+    uint64_t control_rejected; /* control frames that could not be opened or decoded */
+    uint64_t store_errors;
+};
+
+/* Bits of tsc_agent.handles_open. */
+#define TSC__H_TIMER       1
+#define TSC__H_LEAVE_TIMER 2
+#define TSC__H_SIGTERM     4
+#define TSC__H_SIGINT      8
+#define TSC__H_UDP         16
+#define TSC__H_TCP         32
+#define TSC__H_CTL         64
+
+union tsc__handle {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+};
+
+struct tsc__conn; /* mem.c: unmap clean executable pages that only start-up used. */
+void tsc__agent_trim_startup_pages(void);
+
+/* net_uv.c */
+
+struct tsc_agent {
+    uv_loop_t loop;
+    struct tsc_agent_config cfg;
+    struct tsc_wire wire;
+    struct tsc_gossip *gossip;
+    struct tsc_store store;
+    int store_open;
+
+    uint64_t self_id;
+    uint8_t pk[TSC_PK_BYTES];
+    uint8_t sk[TSC_SK_BYTES];
+    uint64_t incarnation; /* highest own incarnation written to the store */
+    uint64_t started_us;  /* monotonic */
+    uint64_t last_ctl_seq;
+    uint64_t last_refutations; /* engine stat; a change means our incarnation moved */
+
+    uv_udp_t udp;
+    uv_tcp_t tcp;
+    uv_pipe_t ctl;
+    uv_timer_t timer;       /* the engine's next deadline */
+    uv_timer_t leave_timer; /* TSC_AGENT_LEAVE_CAP_MS after SIGTERM */
+    uv_signal_t sigterm, sigint;
+    int handles_open; /* TSC__H_* bits: the handles above that were initialised */
+    char sock_path[108];
+
+    struct tsc__conn *conns;   /* every open connection, both directions */
+    union tsc__handle discard; /* accepts and closes a connection when out of memory */
+    int discard_busy;
+    size_t n_conns_in, n_conns_out;
+
+    struct tsc_buf scratch; /* plaintext of frames opened by the driver */
+    struct tsc_buf body;    /* control response bodies */
+
+    struct tsc_addr rejoin[TSC_AGENT_MAX_JOIN]; /* --join, or the stored members */
+    size_t n_rejoin;
+    uint64_t next_rejoin_us, rejoin_backoff_us;
+    int was_joined;
+
+    struct tsc_gossip_stats last_stats; /* for the rate-limited rejection summary */
+    uint64_t next_summary_us;
+    uint64_t next_sweep_us;
+    uint64_t next_auth_warn_us; /* rate limit for "peer has another key" */
+
+    int leaving, stopping;
+    struct tsc__agent_counters c;
+    uint8_t udp_buf[65536];
+};
+
+/* Monotonic µs (libuv's high-resolution clock): the engines' `now`. */
+uint64_t tsc__agent_now(void);
+/* Wall-clock µs (CLOCK_REALTIME): sequence numbers that outlive a restart. */
+uint64_t tsc__agent_wall_us(void);
+
+/* Feed one event to the engine (ev->now is filled in) and carry out the
+ * update: send, log, persist, re-arm the timer. No-op once stopping. */
+void tsc__agent_step(struct tsc_agent *a, struct tsc_gossip_event *ev);
+
+/* Start the graceful leave (first SIGTERM) or stop at once (second). */
+void tsc__agent_leave(struct tsc_agent *a);
+/* Close every handle; uv_run returns once the close callbacks ran. */
+void tsc__agent_stop(struct tsc_agent *a);
+
+/* mem.c: unmap clean executable pages that only start-up used. */
+void tsc__agent_trim_startup_pages(void);
+
+/* net_uv.c */
+int tsc__net_start(struct tsc_agent *a, char *errmsg);
+void tsc__net_send_datagram(struct tsc_agent *a, const struct tsc_addr *to, const uint8_t *data,
+                            size_t len);
+/* Copy data, connect to `to`, write [len BE][data], close. */
+void tsc__net_send_stream(struct tsc_agent *a, const struct tsc_addr *to, const uint8_t *data,
+                          size_t len);
+/* Close connections past their deadline. */
+void tsc__net_sweep(struct tsc_agent *a, uint64_t now);
+/* Close every network handle and connection (part of tsc__agent_stop). */
+void tsc__net_close(struct tsc_agent *a);
+
+/* control.c: a complete frame arrived on an incoming TCP (sealed) or Unix
+ * (plaintext) connection. On return `reply` holds the frame to send back
+ * (without the length prefix), or is empty for "just close". */
+void tsc__agent_on_tcp_frame(struct tsc_agent *a, const struct tsc_addr *from, const uint8_t *frame,
+                             size_t len, struct tsc_buf *reply);
+void tsc__agent_on_unix_frame(struct tsc_agent *a, const uint8_t *msg, size_t len,
+                              struct tsc_buf *reply);
+
+/* state.c */
+/* Load or create the node key; bump and store the incarnation. */
+int tsc__state_load(struct tsc_agent *a, char *errmsg);
+/* Fill a->rejoin from the stored members (when no --join was given). */
+void tsc__state_load_rejoin(struct tsc_agent *a);
+/* Persist what a step changed (members, own incarnation). */
+void tsc__state_on_changes(struct tsc_agent *a, const struct tsc_gossip_change *ch, size_t n);
+
+#endif

@@ -1,0 +1,228 @@
+/* tsc — frames that arrive on the agent's streams: push-pull for the engine,
+ * and control requests from tscctl (protocol in wire/control.h).
+ *
+ * On the TCP port the driver opens each frame once to learn its type: the
+ * engine handles push-pull (and opens the frame again itself, checking the
+ * replay window), the driver answers control requests. A frame that does not
+ * open is still handed to the engine so that every rejected packet is counted
+ * in one place (tscctl stats: rejected, rejected_auth, ...); on top of that
+ * the peer gets the plaintext TSC_CONTROL_EAUTH_MARKER, which lets tscctl
+ * tell "wrong key" from "no agent". Push-pull senders close after writing
+ * and never read it. */
+#include <sodium.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "agent/log.h"
+#include "common/alloc.h"
+#include "wire/control.h"
+
+/* Keep small buffers for the next request; give big ones back, so one large
+ * members listing does not stay resident in an idle agent. */
+static void trim(struct tsc_buf *b)
+{
+    if (b->cap > 65536)
+        tsc_buf_free(b);
+    else
+        tsc_buf_reset(b);
+}
+
+static uint64_t ms_since(uint64_t now, uint64_t then)
+{
+    return now > then ? (now - then) / 1000u : 0;
+}
+
+static int build_members(struct tsc_agent *a, struct tsc_buf *out)
+{
+    size_t n = tsc_gossip_count(a->gossip);
+    uint64_t now = tsc__agent_now();
+    struct tsc_control_member *ms = tsc_calloc(n ? n : 1, sizeof *ms);
+    size_t k = 0;
+    if (ms == NULL)
+        return TSC_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        struct tsc_gossip_member m;
+        if (tsc_gossip_member_at(a->gossip, i, &m) != 0)
+            continue;
+        ms[k].id = m.id;
+        ms[k].addr = m.addr;
+        ms[k].status = m.status;
+        ms[k].incarnation = m.incarnation;
+        ms[k].is_self = m.is_self;
+        ms[k].age_ms = ms_since(now, m.status_since);
+        ms[k].record = m.record;
+        ms[k].record_len = m.record_len;
+        k++;
+    }
+    int rc = tsc_control_resp_encode_members(a->self_id, ms, k, out);
+    tsc_free(ms);
+    return rc;
+}
+
+#define STAT(field)                                                                                \
+    {                                                                                              \
+#field, s->field                                                                           \
+    }
+
+static int build_stats(struct tsc_agent *a, struct tsc_buf *out)
+{
+    const struct tsc_gossip_stats *s = tsc_gossip_stats(a->gossip);
+    const struct tsc__agent_counters *c = &a->c;
+    struct tsc_gossip_member self;
+    uint64_t inc = a->incarnation;
+    if (tsc_gossip_member_find(a->gossip, a->self_id, &self) == 0)
+        inc = self.incarnation;
+    const struct {
+        const char *name;
+        uint64_t value;
+    } v[] = {
+        STAT(rx_datagrams),
+        STAT(rx_streams),
+        STAT(tx_datagrams),
+        STAT(tx_streams),
+        STAT(rx_bytes),
+        STAT(tx_bytes),
+        STAT(rejected),
+        STAT(rejected_auth),
+        STAT(rejected_replay),
+        STAT(rejected_malformed),
+        STAT(rejected_cluster),
+        STAT(rejected_sig),
+        STAT(refutations),
+        STAT(probes),
+        STAT(probes_failed),
+        STAT(health),
+        {"members", tsc_gossip_count(a->gossip)},
+        {"members_alive", tsc_gossip_count_status(a->gossip, TSC_STATUS_ALIVE)},
+        {"members_suspect", tsc_gossip_count_status(a->gossip, TSC_STATUS_SUSPECT)},
+        {"members_dead", tsc_gossip_count_status(a->gossip, TSC_STATUS_DEAD)},
+        {"members_left", tsc_gossip_count_status(a->gossip, TSC_STATUS_LEFT)},
+        {"incarnation", inc},
+        {"uptime_ms", ms_since(tsc__agent_now(), a->started_us)},
+        {"conns_accepted", c->conns_accepted},
+        {"conns_dropped", c->conns_dropped},
+        {"frame_errors", c->frame_errors},
+        {"udp_send_errors", c->udp_send_errors},
+        {"streams_out", c->streams_out},
+        {"streams_failed", c->streams_failed},
+        {"control_requests", c->control_requests},
+        {"control_rejected", c->control_rejected},
+        {"store_errors", c->store_errors},
+    };
+    struct tsc_control_stat st[sizeof v / sizeof v[0]];
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        snprintf(st[i].name, sizeof st[i].name, "%s", v[i].name);
+        st[i].value = v[i].value;
+    }
+    return tsc_control_resp_encode_stats(a->self_id, st, sizeof st / sizeof st[0], out);
+}
+
+#undef STAT
+
+/* Decode a request and encode the response body into out (reset first). A
+ * request that cannot be served still gets an answer: an error response. */
+static void handle_request(struct tsc_agent *a, const uint8_t *req, size_t len, struct tsc_buf *out)
+{
+    struct tsc_control_req r;
+    char errmsg[TSC_ERRMSG_SIZE] = "";
+    int rc;
+    tsc_buf_reset(out);
+    a->c.control_requests++;
+    rc = tsc_control_req_decode(req, len, &r, errmsg);
+    if (rc != 0) {
+        a->c.control_rejected++;
+    } else if (r.op == TSC_CONTROL_OP_MEMBERS) {
+        rc = build_members(a, out);
+    } else {
+        rc = build_stats(a, out);
+    }
+    if (rc != 0) {
+        if (errmsg[0] == '\0')
+            tsc_errmsg_setf(errmsg, "%s", tsc_strerror(rc));
+        tsc_logf(TSC_LOG_DEBUG, "control: %s", errmsg);
+        tsc_buf_reset(out);
+        tsc_control_resp_encode_error(rc, errmsg, out);
+    }
+}
+
+/* Seal body as a CONTROL_RESP into reply. The nonce is random (libsodium):
+ * control replies are not part of the engine's (sender, seq) sequence. */
+static int seal_reply(struct tsc_agent *a, const struct tsc_buf *body, struct tsc_buf *reply)
+{
+    struct tsc_envelope env;
+    uint8_t nonce[TSC_NONCE_BYTES];
+    uint64_t seq = tsc__agent_wall_us();
+    if (seq <= a->last_ctl_seq)
+        seq = a->last_ctl_seq + 1;
+    a->last_ctl_seq = seq;
+    memset(&env, 0, sizeof env);
+    env.sender = a->self_id;
+    env.seq = seq;
+    env.type = TSC_MSG_CONTROL_RESP;
+    env.body = body->data;
+    env.body_len = body->len;
+    randombytes_buf(nonce, sizeof nonce);
+    return tsc_wire_seal(&a->wire, &env, nonce, TSC_WIRE_MAX_FRAME, reply);
+}
+
+static void feed_stream(struct tsc_agent *a, const struct tsc_addr *from, const uint8_t *frame,
+                        size_t len)
+{
+    struct tsc_gossip_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = TSC_GOSSIP_EV_STREAM;
+    ev.from = *from;
+    ev.data = frame;
+    ev.len = len;
+    tsc__agent_step(a, &ev);
+}
+
+/* The part of tsc__agent_on_tcp_frame that runs with the frame opened. */
+static void on_opened_frame(struct tsc_agent *a, const struct tsc_addr *from,
+                            const struct tsc_envelope *env, const uint8_t *frame, size_t len,
+                            struct tsc_buf *reply)
+{
+    if (env->type != TSC_MSG_CONTROL_REQ) {
+        /* Push-pull, or anything else the engine will judge and count. */
+        feed_stream(a, from, frame, len);
+        return;
+    }
+    /* env->body lives in a->scratch, which nothing below touches. */
+    handle_request(a, env->body, env->body_len, &a->body);
+    size_t start = reply->len;
+    int rc = seal_reply(a, &a->body, reply);
+    if (rc == TSC_ETOOBIG) {
+        tsc_buf_reset(&a->body);
+        tsc_control_resp_encode_error(TSC_ETOOBIG, "response too large for one frame", &a->body);
+        rc = seal_reply(a, &a->body, reply);
+    }
+    if (rc != 0) {
+        reply->len = start;
+        tsc_logf(TSC_LOG_WARN, "control reply: %s", tsc_strerror(rc));
+    }
+}
+
+void tsc__agent_on_tcp_frame(struct tsc_agent *a, const struct tsc_addr *from, const uint8_t *frame,
+                             size_t len, struct tsc_buf *reply)
+{
+    struct tsc_envelope env;
+    int rc = tsc_wire_open(&a->wire, frame, len, TSC_WIRE_MAX_FRAME, &a->scratch, &env);
+    if (rc == 0) {
+        on_opened_frame(a, from, &env, frame, len, reply);
+    } else {
+        feed_stream(a, from, frame, len); /* counted by the engine */
+        if (rc == TSC_EAUTH || rc == TSC_ECLUSTER)
+            tsc_buf_append(reply, TSC_CONTROL_EAUTH_MARKER, TSC_CONTROL_EAUTH_MARKER_LEN);
+    }
+    trim(&a->body);
+    trim(&a->scratch);
+}
+
+void tsc__agent_on_unix_frame(struct tsc_agent *a, const uint8_t *msg, size_t len,
+                              struct tsc_buf *reply)
+{
+    handle_request(a, msg, len, &a->body);
+    if (tsc_buf_append(reply, a->body.data, a->body.len) != 0)
+        tsc_logf(TSC_LOG_WARN, "control reply: out of memory");
+    trim(&a->body);
+}

@@ -1,0 +1,208 @@
+/* tsc — the RocksDB adapter behind struct tsc_store (see store.h).
+ *
+ * One database per agent under <data-dir>/db, one column family per key
+ * space, writes through the WAL. The options are sized for what the agent
+ * keeps (a node key and a few hundred member records): RocksDB's defaults
+ * (64 MiB memtables, 8 MiB block cache, thousands of open files, a stats
+ * dump every 10 minutes) would dominate an otherwise small process, and the
+ * idle-RSS target is 10 MB. */
+#include "agent/store.h"
+
+#include <rocksdb/c.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/error.h"
+
+static const char *const space_names[TSC_STORE_NSPACES] = {"meta", "members"};
+
+struct rdb {
+    rocksdb_t *db;
+    rocksdb_options_t *opts;
+    rocksdb_block_based_table_options_t *table;
+    rocksdb_cache_t *cache;
+    rocksdb_readoptions_t *ropts;
+    rocksdb_writeoptions_t *wopts, *wopts_sync;
+    rocksdb_column_family_handle_t *cf[TSC_STORE_NSPACES + 1]; /* [0] = "default" */
+};
+
+/* RocksDB hands out malloc'd error strings; turn one into TSC_ESTORE with
+ * context, and free it. */
+static int rdb_error(char *err, char *errmsg, const char *what)
+{
+    tsc_errmsg_setf(errmsg, "rocksdb %s: %s", what, err ? err : "unknown error");
+    free(err);
+    return TSC_ESTORE;
+}
+
+static rocksdb_column_family_handle_t *space_cf(struct rdb *r, int space)
+{
+    return (space >= 0 && space < TSC_STORE_NSPACES) ? r->cf[space + 1] : NULL;
+}
+
+static int rdb_get(struct tsc_store *s, int space, const uint8_t *key, size_t klen,
+                   struct tsc_buf *val, char *errmsg)
+{
+    struct rdb *r = s->impl;
+    rocksdb_column_family_handle_t *cf = space_cf(r, space);
+    char *err = NULL;
+    size_t vlen = 0;
+    if (cf == NULL) {
+        tsc_errmsg_setf(errmsg, "store: no key space %d", space);
+        return TSC_EINVAL;
+    }
+    char *v = rocksdb_get_cf(r->db, r->ropts, cf, (const char *)key, klen, &vlen, &err);
+    if (err != NULL)
+        return rdb_error(err, errmsg, "get");
+    if (v == NULL)
+        return TSC_ENOTFOUND;
+    int rc = tsc_buf_append(val, v, vlen);
+    rocksdb_free(v);
+    if (rc != 0)
+        tsc_errmsg_setf(errmsg, "store get: out of memory");
+    return rc;
+}
+
+static int rdb_put(struct tsc_store *s, int space, const uint8_t *key, size_t klen,
+                   const uint8_t *val, size_t vlen, int sync, char *errmsg)
+{
+    struct rdb *r = s->impl;
+    rocksdb_column_family_handle_t *cf = space_cf(r, space);
+    char *err = NULL;
+    if (cf == NULL) {
+        tsc_errmsg_setf(errmsg, "store: no key space %d", space);
+        return TSC_EINVAL;
+    }
+    rocksdb_put_cf(r->db, sync ? r->wopts_sync : r->wopts, cf, (const char *)key, klen,
+                   (const char *)val, vlen, &err);
+    return err ? rdb_error(err, errmsg, "put") : 0;
+}
+
+static int rdb_del(struct tsc_store *s, int space, const uint8_t *key, size_t klen, char *errmsg)
+{
+    struct rdb *r = s->impl;
+    rocksdb_column_family_handle_t *cf = space_cf(r, space);
+    char *err = NULL;
+    if (cf == NULL) {
+        tsc_errmsg_setf(errmsg, "store: no key space %d", space);
+        return TSC_EINVAL;
+    }
+    rocksdb_delete_cf(r->db, r->wopts, cf, (const char *)key, klen, &err);
+    return err ? rdb_error(err, errmsg, "delete") : 0;
+}
+
+static int rdb_scan(struct tsc_store *s, int space, tsc_store_scan_fn fn, void *ctx, char *errmsg)
+{
+    struct rdb *r = s->impl;
+    rocksdb_column_family_handle_t *cf = space_cf(r, space);
+    char *err = NULL;
+    if (cf == NULL) {
+        tsc_errmsg_setf(errmsg, "store: no key space %d", space);
+        return TSC_EINVAL;
+    }
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(r->db, r->ropts, cf);
+    for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        size_t klen, vlen;
+        const char *k = rocksdb_iter_key(it, &klen);
+        const char *v = rocksdb_iter_value(it, &vlen);
+        if (fn(ctx, (const uint8_t *)k, klen, (const uint8_t *)v, vlen) != 0)
+            break;
+    }
+    rocksdb_iter_get_error(it, &err);
+    rocksdb_iter_destroy(it);
+    return err ? rdb_error(err, errmsg, "scan") : 0;
+}
+
+static void rdb_release(struct rdb *r)
+{
+    for (int i = 0; i <= TSC_STORE_NSPACES; i++)
+        if (r->cf[i] != NULL)
+            rocksdb_column_family_handle_destroy(r->cf[i]);
+    if (r->db != NULL)
+        rocksdb_close(r->db);
+    if (r->wopts_sync != NULL)
+        rocksdb_writeoptions_destroy(r->wopts_sync);
+    if (r->wopts != NULL)
+        rocksdb_writeoptions_destroy(r->wopts);
+    if (r->ropts != NULL)
+        rocksdb_readoptions_destroy(r->ropts);
+    if (r->table != NULL)
+        rocksdb_block_based_options_destroy(r->table);
+    if (r->cache != NULL)
+        rocksdb_cache_destroy(r->cache);
+    if (r->opts != NULL)
+        rocksdb_options_destroy(r->opts);
+    tsc_free(r);
+}
+
+static void rdb_close(struct tsc_store *s)
+{
+    if (s->impl != NULL)
+        rdb_release(s->impl);
+    s->impl = NULL;
+}
+
+/* Small-footprint options; see the comment at the top of the file. */
+static void rdb_tune(struct rdb *r)
+{
+    rocksdb_options_t *o = r->opts;
+    rocksdb_options_set_create_if_missing(o, 1);
+    rocksdb_options_set_create_missing_column_families(o, 1);
+    rocksdb_options_set_write_buffer_size(o, 256 << 10);
+    rocksdb_options_set_max_write_buffer_number(o, 2);
+    rocksdb_options_set_max_total_wal_size(o, 4 << 20);
+    rocksdb_options_set_max_open_files(o, 32);
+    rocksdb_options_set_max_background_jobs(o, 2);
+    rocksdb_options_set_stats_dump_period_sec(o, 0);
+    rocksdb_options_set_info_log_level(o, 2 /* WARN */);
+    rocksdb_options_set_keep_log_file_num(o, 2);
+    rocksdb_options_set_max_log_file_size(o, 1 << 20);
+    rocksdb_options_set_max_manifest_file_size(o, 4 << 20);
+    r->cache = rocksdb_cache_create_lru(256 << 10);
+    r->table = rocksdb_block_based_options_create();
+    rocksdb_block_based_options_set_block_cache(r->table, r->cache);
+    rocksdb_block_based_options_set_cache_index_and_filter_blocks(r->table, 1);
+    rocksdb_options_set_block_based_table_factory(o, r->table);
+}
+
+int tsc_store_rocksdb_open(struct tsc_store *s, const char *path, char *errmsg)
+{
+    const char *names[TSC_STORE_NSPACES + 1];
+    const rocksdb_options_t *cf_opts[TSC_STORE_NSPACES + 1];
+    char *err = NULL;
+    struct rdb *r = tsc_calloc(1, sizeof *r);
+    if (r == NULL) {
+        tsc_errmsg_setf(errmsg, "store: out of memory");
+        return TSC_ENOMEM;
+    }
+    r->opts = rocksdb_options_create();
+    rdb_tune(r);
+    names[0] = "default";
+    cf_opts[0] = r->opts;
+    for (int i = 0; i < TSC_STORE_NSPACES; i++) {
+        names[i + 1] = space_names[i];
+        cf_opts[i + 1] = r->opts;
+    }
+    r->db = rocksdb_open_column_families(r->opts, path, TSC_STORE_NSPACES + 1, names, cf_opts,
+                                         r->cf, &err);
+    if (err != NULL) {
+        memset(r->cf, 0, sizeof r->cf);
+        r->db = NULL;
+        rdb_error(err, errmsg, "open");
+        tsc_errmsg_wrapf(errmsg, "store %s", path);
+        rdb_release(r);
+        return TSC_ESTORE;
+    }
+    r->ropts = rocksdb_readoptions_create();
+    r->wopts = rocksdb_writeoptions_create();
+    r->wopts_sync = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_set_sync(r->wopts_sync, 1);
+    s->impl = r;
+    s->get = rdb_get;
+    s->put = rdb_put;
+    s->del = rdb_del;
+    s->scan = rdb_scan;
+    s->close = rdb_close;
+    return 0;
+}

@@ -1,0 +1,50 @@
+/* tsc — tscctl internals: the transport to an agent (client.c) and the
+ * human and JSON renderings of its answers (print.c). main.c has the
+ * command line and the exit codes. */
+#ifndef TSC_CTL_CTL_H
+#define TSC_CTL_CTL_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/addr.h"
+#include "common/buf.h"
+#include "wire/control.h"
+#include "wire/crypto.h"
+
+/* Exit codes, documented in `tscctl --help`. */
+enum tsc_ctl_exit {
+    TSC_CTL_EXIT_OK = 0,
+    TSC_CTL_EXIT_ERROR = 1,   /* anything else */
+    TSC_CTL_EXIT_USAGE = 2,   /* bad arguments */
+    TSC_CTL_EXIT_NOAGENT = 3, /* nothing answers at that address or socket */
+    TSC_CTL_EXIT_AUTH = 4,    /* the agent has another cluster key */
+};
+
+/* Where the agent is. Exactly one of socket_path / has_agent. */
+struct tsc_ctl_target {
+    const char *socket_path;
+    struct tsc_addr agent;
+    int has_agent;
+    uint8_t key[TSC_KEY_BYTES]; /* with has_agent */
+    int timeout_ms;             /* whole exchange */
+};
+
+/* Send one control request (plaintext msgpack, wire/control.h) and receive
+ * the response body into resp (appended). Over TCP the request is sealed
+ * and the reply opened with the cluster key. Returns 0 or:
+ *   TSC_ECONNREFUSED  nothing listens there / no socket file
+ *   TSC_ETIMEDOUT     no connection or no answer in time
+ *   TSC_EAUTH         the agent has another key (marker or unopenable reply)
+ *   TSC_EIO, TSC_EMALFORMED, TSC_ENOMEM  other failures
+ * with errmsg saying what happened. */
+int tsc_ctl_call(const struct tsc_ctl_target *t, const struct tsc_buf *req, struct tsc_buf *resp,
+                 char *errmsg);
+
+/* Print a members response as a table or as one JSON array. */
+void tsc_ctl_print_members(FILE *f, const struct tsc_control_resp *r, int json);
+
+/* Print a stats response as "name value" lines or as one JSON object. */
+void tsc_ctl_print_stats(FILE *f, const struct tsc_control_resp *r, int json);
+
+#endif
