@@ -31,11 +31,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-if [ ! -x "$BIN/tscd" ] || [ ! -x "$BIN/tscctl" ]; then
-  say "building"
-  cmake -S . -B "$BUILD_DIR" -G Ninja >/dev/null
-  ninja -C "$BUILD_DIR" tscd tscctl >/dev/null
-fi
+say "installing what is missing, building"
+bash scripts/deps.sh
+cmake -S . -B "$BUILD_DIR" -G Ninja >/dev/null
+ninja -C "$BUILD_DIR" tscd tscctl >/dev/null
 
 # A port where UDP and TCP are both free, starting at $1.
 port_free() {
@@ -93,7 +92,7 @@ wait_for() {
 # count_status AGENT STATUS: how many members AGENT sees with STATUS.
 count_status() {
   "$BIN/tscctl" members --json --socket "$DEMO/agent$1/tscd.sock" 2>/dev/null |
-    python3 -c 'import json,sys; print(sum(m["status"]==sys.argv[1] for m in json.load(sys.stdin)))' "$2" ||
+    python3 -c 'import json,sys; print(sum(m["status"]==sys.argv[1] for m in json.load(sys.stdin)))' "$2" 2>/dev/null ||
     echo 0
 }
 
