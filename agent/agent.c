@@ -108,18 +108,35 @@ void tsc__agent_step(struct tsc_agent *a, struct tsc_gossip_event *ev)
             tsc__net_send_stream(a, &o->to, o->data, o->len);
     }
     const struct tsc_gossip_stats *st = tsc_gossip_stats(a->gossip);
+    int changed = up.n_changes > 0;
     if (up.n_changes > 0 || st->refutations != a->last_refutations) {
         a->last_refutations = st->refutations;
         log_changes(a, up.changes, up.n_changes);
         tsc__state_on_changes(a, up.changes, up.n_changes);
         track_joined(a);
     }
-    if (a->leaving && up.leave_done) {
-        tsc_logf(TSC_LOG_INFO, "left the cluster");
-        tsc__agent_stop(a);
-        return;
+    uint64_t next_deadline = up.next_deadline;
+    if (a->leaving && up.leave_done && !a->gossip_left) {
+        a->gossip_left = 1;
+        tsc_logf(TSC_LOG_INFO, "membership: leave announced");
     }
-    arm_timer(a, up.next_deadline, ev->now);
+    /* The update is consumed: the election driver may run now (it never
+     * steps the gossip engine from here, see coord.c). */
+    if (changed)
+        tsc__coord_on_membership(a);
+    if (a->gossip_left)
+        tsc__agent_leave_progress(a);
+    if (a->stopping)
+        return;
+    arm_timer(a, next_deadline, ev->now);
+}
+
+void tsc__agent_leave_progress(struct tsc_agent *a)
+{
+    if (a->stopping || !a->leaving || !a->gossip_left || !a->coord.leave_done)
+        return;
+    tsc_logf(TSC_LOG_INFO, "left the cluster");
+    tsc__agent_stop(a);
 }
 
 /* Rejected packets are counted by the engine; log a summary of what changed
@@ -204,6 +221,12 @@ void tsc__agent_leave(struct tsc_agent *a)
     a->leaving = 1;
     tsc_logf(TSC_LOG_INFO, "leaving the cluster");
     uv_timer_start(&a->leave_timer, on_leave_timeout, TSC_AGENT_LEAVE_CAP_MS, 0);
+    /* Hand the coordinator role over first (TimeoutNow to the most
+     * up-to-date voter, thesis §3.10), then announce LEFT; the agent stops
+     * when both are done, or after TSC_AGENT_LEAVE_CAP_MS. */
+    tsc__coord_leave(a);
+    if (a->stopping)
+        return;
     memset(&ev, 0, sizeof ev);
     ev.type = TSC_GOSSIP_EV_LEAVE;
     tsc__agent_step(a, &ev);
@@ -231,6 +254,7 @@ void tsc__agent_stop(struct tsc_agent *a)
     close_if(a, TSC__H_LEAVE_TIMER, (uv_handle_t *)&a->leave_timer);
     close_if(a, TSC__H_SIGTERM, (uv_handle_t *)&a->sigterm);
     close_if(a, TSC__H_SIGINT, (uv_handle_t *)&a->sigint);
+    tsc__coord_close(a);
     tsc__net_close(a);
 }
 
@@ -311,6 +335,7 @@ static void start_loop(struct tsc_agent *a)
     uv_signal_start(&a->sigterm, on_signal, SIGTERM);
     uv_signal_start(&a->sigint, on_signal, SIGINT);
     uv_timer_start(&a->timer, on_timer, 0, 0);
+    tsc__coord_start(a); /* before any gossip step can report membership */
 
     a->rejoin_backoff_us = REJOIN_FIRST_US;
     if (a->n_rejoin > 0) {
@@ -363,7 +388,8 @@ int tsc_agent_run(const struct tsc_agent_config *cfg, char *errmsg)
         rc = TSC_EIO;
         goto out;
     }
-    if ((rc = start_engine(a, errmsg)) == 0 && (rc = tsc__net_start(a, errmsg)) == 0) {
+    if ((rc = start_engine(a, errmsg)) == 0 && (rc = tsc__coord_open(a, errmsg)) == 0 &&
+        (rc = tsc__net_start(a, errmsg)) == 0) {
         log_startup(a);
         start_loop(a);
         tsc__agent_trim_startup_pages();
@@ -379,6 +405,7 @@ int tsc_agent_run(const struct tsc_agent_config *cfg, char *errmsg)
     if (rc == 0)
         tsc_logf(TSC_LOG_INFO, "stopped");
 out:
+    tsc__coord_free(a);
     if (a->gossip != NULL)
         tsc_gossip_free(a->gossip);
     if (a->store_open)

@@ -1,12 +1,15 @@
 /* tsc — the agent: the only place that wires the engines to real I/O.
  *
- * One libuv loop on one thread drives the pure SWIM engine (gossip/): packets
- * and stream frames from the network become events, the engine's updates
- * become packets, timer deadlines, log lines and store writes. Files:
+ * One libuv loop on one thread drives the pure SWIM engine (gossip/) and the
+ * coordinator election engine (gossip/election.h) on one UDP+TCP port:
+ * packets and stream frames from the network become events, the engines'
+ * updates become packets, timer deadlines, log lines and store writes. Files:
  *   main.c           flags -> struct tsc_agent_config
  *   agent.c          start-up, the step driver, timers, signals, leave, stop
  *   net_uv.c         UDP socket, TCP listener and streams, the Unix socket
- *   control.c        frames that arrive on streams: push-pull, control
+ *   control.c        frames that arrive on streams: push-pull, raft, control
+ *   coord.c          the election driver: routing, voters, coordinator meta
+ *   coord_store.c    election term, vote and log in the store
  *   state.c          node key, incarnation and members in the store
  *   store_rocksdb.c  the store adapter;  log.c  the log;  keyfile.c  --key */
 #ifndef TSC_AGENT_AGENT_H
@@ -21,7 +24,9 @@
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/time.h"
+#include "gossip/election.h"
 #include "gossip/gossip.h"
+#include "wire/control.h"
 #include "wire/frame.h"
 #include "wire/record.h"
 
@@ -69,6 +74,20 @@ struct tsc__agent_counters {
 #define TSC__H_UDP         16
 #define TSC__H_TCP         32
 #define TSC__H_CTL         64
+#define TSC__H_COORD_TIMER 128
+
+/* The election driver's state (coord.c). */
+struct tsc__coord {
+    struct tsc_election *e;
+    uv_timer_t timer;              /* the election engine's next deadline */
+    uint64_t stored_last;          /* highest log index in the store */
+    uint64_t pub_leader, pub_term; /* coordinator/term last put in our meta */
+    uint64_t next_meta_us;         /* rate limit for SET_META */
+    uint64_t next_reconcile_us;    /* leader: next voter-set check */
+    uint64_t last_leader, last_term;
+    int leave_done; /* after LEAVE: leadership handed over (or never held) */
+    int is_voter_role;
+};
 
 union tsc__handle {
     uv_handle_t handle;
@@ -125,7 +144,10 @@ struct tsc_agent {
     uint64_t next_sweep_us;
     uint64_t next_auth_warn_us; /* rate limit for "peer has another key" */
 
+    struct tsc__coord coord;
+
     int leaving, stopping;
+    int gossip_left; /* leaving: the engine's LEFT announcement went out */
     struct tsc__agent_counters c;
     uint8_t udp_buf[65536];
 };
@@ -141,6 +163,8 @@ void tsc__agent_step(struct tsc_agent *a, struct tsc_gossip_event *ev);
 
 /* Start the graceful leave (first SIGTERM) or stop at once (second). */
 void tsc__agent_leave(struct tsc_agent *a);
+/* Stop once both engines finished leaving. */
+void tsc__agent_leave_progress(struct tsc_agent *a);
 /* Close every handle; uv_run returns once the close callbacks ran. */
 void tsc__agent_stop(struct tsc_agent *a);
 
@@ -166,6 +190,39 @@ void tsc__agent_on_tcp_frame(struct tsc_agent *a, const struct tsc_addr *from, c
                              size_t len, struct tsc_buf *reply);
 void tsc__agent_on_unix_frame(struct tsc_agent *a, const uint8_t *msg, size_t len,
                               struct tsc_buf *reply);
+
+/* coord.c: the coordinator election driver (see the comment there). */
+/* Load the persisted election state and create the engine (before the loop). */
+int tsc__coord_open(struct tsc_agent *a, char *errmsg);
+/* Start its timer; bootstrap a one-voter configuration if the rule says so. */
+void tsc__coord_start(struct tsc_agent *a);
+/* A sealed frame whose envelope type is a RAFT one (16..31). */
+void tsc__coord_on_frame(struct tsc_agent *a, int stream, const struct tsc_addr *from,
+                         const uint8_t *data, size_t len);
+/* Membership changed: new address book, voter-set check. */
+void tsc__coord_on_membership(struct tsc_agent *a);
+/* Graceful leave: hand leadership over. */
+void tsc__coord_leave(struct tsc_agent *a);
+void tsc__coord_close(struct tsc_agent *a);
+void tsc__coord_free(struct tsc_agent *a);
+/* Fencing: the coordinator this agent recognises and its term (from its own
+ * engine, or, for a non-voter, the highest term announced in membership).
+ * Returns the coordinator id (0: unknown). */
+uint64_t tsc__coord_view(struct tsc_agent *a, uint64_t *term, struct tsc_addr *addr);
+/* Fencing: 0 when a coordinator command of `term` may be obeyed, TSC_ESTALE
+ * when it comes from a lower term than this agent knows. */
+int tsc__coord_fence(struct tsc_agent *a, uint64_t term);
+/* Fill a status answer (tscctl status). */
+void tsc__coord_status(struct tsc_agent *a, struct tsc_control_status *st);
+
+/* coord_store.c */
+/* Read term, vote and log; entries/data live in *hold until freed by the
+ * caller (tsc_free(*entries); tsc_buf_free(hold)). */
+int tsc__coord_store_load(struct tsc_agent *a, struct tsc_election_restore *r,
+                          struct tsc_election_entry **entries, struct tsc_buf *hold, char *errmsg);
+/* Persist what an update says must be durable, synchronously, in one batch. */
+int tsc__coord_store_persist(struct tsc_agent *a, const struct tsc_election_update *up,
+                             char *errmsg);
 
 /* state.c */
 /* Load or create the node key; bump and store the incarnation. */

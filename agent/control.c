@@ -54,7 +54,8 @@ static int build_members(struct tsc_agent *a, struct tsc_buf *out)
         ms[k].record_len = m.record_len;
         k++;
     }
-    int rc = tsc_control_resp_encode_members(a->self_id, ms, k, out);
+    uint64_t coord = tsc__coord_view(a, NULL, NULL);
+    int rc = tsc_control_resp_encode_members(a->self_id, coord, ms, k, out);
     tsc_free(ms);
     return rc;
 }
@@ -68,6 +69,7 @@ static int build_stats(struct tsc_agent *a, struct tsc_buf *out)
 {
     const struct tsc_gossip_stats *s = tsc_gossip_stats(a->gossip);
     const struct tsc__agent_counters *c = &a->c;
+    const struct tsc_election_stats *es = tsc_election_stats(a->coord.e);
     struct tsc_gossip_member self;
     uint64_t inc = a->incarnation;
     if (tsc_gossip_member_find(a->gossip, a->self_id, &self) == 0)
@@ -108,6 +110,16 @@ static int build_stats(struct tsc_agent *a, struct tsc_buf *out)
         {"control_requests", c->control_requests},
         {"control_rejected", c->control_rejected},
         {"store_errors", c->store_errors},
+        {"election_rx", es->rx},
+        {"election_tx", es->tx},
+        {"election_rejected", es->rejected},
+        {"election_stale_term", es->stale_term},
+        {"election_prevotes", es->prevotes},
+        {"election_elections", es->elections},
+        {"election_became_leader", es->became_leader},
+        {"election_lease_stepdowns", es->lease_stepdowns},
+        {"election_transfers", es->transfers},
+        {"election_term", tsc_election_term(a->coord.e)},
     };
     struct tsc_control_stat st[sizeof v / sizeof v[0]];
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
@@ -133,6 +145,10 @@ static void handle_request(struct tsc_agent *a, const uint8_t *req, size_t len, 
         a->c.control_rejected++;
     } else if (r.op == TSC_CONTROL_OP_MEMBERS) {
         rc = build_members(a, out);
+    } else if (r.op == TSC_CONTROL_OP_STATUS) {
+        struct tsc_control_status st;
+        tsc__coord_status(a, &st);
+        rc = tsc_control_resp_encode_status(a->self_id, &st, out);
     } else {
         rc = build_stats(a, out);
     }
@@ -182,6 +198,10 @@ static void on_opened_frame(struct tsc_agent *a, const struct tsc_addr *from,
                             const struct tsc_envelope *env, const uint8_t *frame, size_t len,
                             struct tsc_buf *reply)
 {
+    if (env->type >= TSC_MSG_RAFT_VOTE && env->type < TSC_MSG_CONTROL_REQ) {
+        tsc__coord_on_frame(a, 1, from, frame, len); /* election (coord.c) */
+        return;
+    }
     if (env->type != TSC_MSG_CONTROL_REQ) {
         /* Push-pull, or anything else the engine will judge and count. */
         feed_stream(a, from, frame, len);

@@ -402,6 +402,17 @@ static void on_udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init((char *)a->udp_buf, sizeof a->udp_buf);
 }
 
+/* Open the datagram once to read its type (coord.c explains the routing).
+ * Frames that do not open go to the SWIM engine, which counts them. */
+static int is_raft_frame(struct tsc_agent *a, const uint8_t *data, size_t len)
+{
+    struct tsc_envelope env;
+    int rc = tsc_wire_open(&a->wire, data, len, sizeof a->udp_buf, &a->scratch, &env);
+    int raft = rc == 0 && env.type >= TSC_MSG_RAFT_VOTE && env.type < TSC_MSG_CONTROL_REQ;
+    tsc_buf_reset(&a->scratch);
+    return raft;
+}
+
 static void on_udp_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf,
                         const struct sockaddr *from, unsigned flags)
 {
@@ -414,10 +425,14 @@ static void on_udp_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf,
      * malformed, so every bad packet is counted in one place. */
     if (from_sockaddr(from, &ev.from) != 0)
         return;
+    (void)flags;
+    if (is_raft_frame(a, (const uint8_t *)buf->base, (size_t)nread)) {
+        tsc__coord_on_frame(a, 0, &ev.from, (const uint8_t *)buf->base, (size_t)nread);
+        return;
+    }
     ev.type = TSC_GOSSIP_EV_DATAGRAM;
     ev.data = (const uint8_t *)buf->base;
     ev.len = (size_t)nread;
-    (void)flags;
     tsc__agent_step(a, &ev);
 }
 

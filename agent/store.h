@@ -17,7 +17,18 @@
 enum tsc_store_space {
     TSC_STORE_META = 0,    /* node key, incarnation, ... */
     TSC_STORE_MEMBERS = 1, /* id (u64 BE) -> last known member (see agent/state.c) */
+    TSC_STORE_RAFT = 2,    /* election term, vote and log (see agent/coord_store.c) */
     TSC_STORE_NSPACES
+};
+
+/* One operation of an atomic batch (tsc_store.write). */
+struct tsc_store_op {
+    int space;
+    int del; /* 1: delete key (val ignored); 0: insert or replace */
+    const uint8_t *key;
+    size_t klen;
+    const uint8_t *val;
+    size_t vlen;
 };
 
 /* Called for each entry of a scan, in key order; return non-zero to stop. */
@@ -36,6 +47,11 @@ struct tsc_store {
     int (*put)(struct tsc_store *s, int space, const uint8_t *key, size_t klen, const uint8_t *val,
                size_t vlen, int sync, char *errmsg);
     int (*del)(struct tsc_store *s, int space, const uint8_t *key, size_t klen, char *errmsg);
+    /* Apply ops atomically, in order (one RocksDB write batch). With sync the
+     * batch is in the fsynced WAL before returning: what Raft requires of
+     * term, vote and log before a message leaves (Raft §5, Figure 2). */
+    int (*write)(struct tsc_store *s, const struct tsc_store_op *ops, size_t n, int sync,
+                 char *errmsg);
     /* Visit every entry of a space in key order. */
     int (*scan)(struct tsc_store *s, int space, tsc_store_scan_fn fn, void *ctx, char *errmsg);
     /* Flush and release everything; s is unusable afterwards. */

@@ -15,7 +15,7 @@
 #include "common/alloc.h"
 #include "common/error.h"
 
-static const char *const space_names[TSC_STORE_NSPACES] = {"meta", "members"};
+static const char *const space_names[TSC_STORE_NSPACES] = {"meta", "members", "raft"};
 
 struct rdb {
     rocksdb_t *db;
@@ -90,6 +90,30 @@ static int rdb_del(struct tsc_store *s, int space, const uint8_t *key, size_t kl
     }
     rocksdb_delete_cf(r->db, r->wopts, cf, (const char *)key, klen, &err);
     return err ? rdb_error(err, errmsg, "delete") : 0;
+}
+
+static int rdb_write(struct tsc_store *s, const struct tsc_store_op *ops, size_t n, int sync,
+                     char *errmsg)
+{
+    struct rdb *r = s->impl;
+    char *err = NULL;
+    rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+    for (size_t i = 0; i < n; i++) {
+        rocksdb_column_family_handle_t *cf = space_cf(r, ops[i].space);
+        if (cf == NULL) {
+            rocksdb_writebatch_destroy(b);
+            tsc_errmsg_setf(errmsg, "store: no key space %d", ops[i].space);
+            return TSC_EINVAL;
+        }
+        if (ops[i].del)
+            rocksdb_writebatch_delete_cf(b, cf, (const char *)ops[i].key, ops[i].klen);
+        else
+            rocksdb_writebatch_put_cf(b, cf, (const char *)ops[i].key, ops[i].klen,
+                                      (const char *)ops[i].val, ops[i].vlen);
+    }
+    rocksdb_write(r->db, sync ? r->wopts_sync : r->wopts, b, &err);
+    rocksdb_writebatch_destroy(b);
+    return err ? rdb_error(err, errmsg, "write batch") : 0;
 }
 
 static int rdb_scan(struct tsc_store *s, int space, tsc_store_scan_fn fn, void *ctx, char *errmsg)
@@ -202,6 +226,7 @@ int tsc_store_rocksdb_open(struct tsc_store *s, const char *path, char *errmsg)
     s->get = rdb_get;
     s->put = rdb_put;
     s->del = rdb_del;
+    s->write = rdb_write;
     s->scan = rdb_scan;
     s->close = rdb_close;
     return 0;

@@ -44,6 +44,13 @@ int tsc_ctl_call(const struct tsc_ctl_target *t, const struct tsc_buf *req, stru
 /* Print a members response as a table or as one JSON array. */
 void tsc_ctl_print_members(FILE *f, const struct tsc_control_resp *r, int json);
 
+/* Print a status response (coordinator, term, voters) as text or JSON:
+ * {"self", "coordinator" (hex or null), "coordinator_addr" (or null),
+ *  "term", "role", "voter", "acting", "commit_index", "last_index",
+ *  "voters": [{"id", "addr" (or null), "status", "self", "match" (or null),
+ *  "caught_up" (or null)}]}. */
+void tsc_ctl_print_status(FILE *f, const struct tsc_control_resp *r, int json);
+
 /* Print a stats response as "name value" lines or as one JSON object. */
 void tsc_ctl_print_stats(FILE *f, const struct tsc_control_resp *r, int json);
 

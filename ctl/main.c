@@ -19,8 +19,10 @@ static const char usage_text[] =
     "  members [--json]        the members the agent knows: id, address, status,\n"
     "                          incarnation, roles, labels, readiness\n"
     "  stats [--json]          the agent's counters (packets, rejections, probes, ...)\n"
+    "  status [--json]         the coordinator (id, address), term, this agent's role,\n"
+    "                          the voters with their status and replication progress\n"
     "\n"
-    "Where the agent is (members, stats):\n"
+    "Where the agent is (members, stats, status):\n"
     "  --socket PATH           the agent's Unix socket (<data-dir>/tscd.sock)\n"
     "  --agent HOST:PORT       the agent's gossip port, with --key\n"
     "  --key FILE              the cluster key, to seal requests sent to --agent\n"
@@ -29,7 +31,8 @@ static const char usage_text[] =
     "Output:\n"
     "  --json                  one JSON value on stdout (members: an array of objects\n"
     "                          with id, addr, status, incarnation, roles, labels,\n"
-    "                          ready, self, age_ms)\n"
+    "                          ready, self, age_ms, coordinator; status: an object\n"
+    "                          with coordinator (hex or null), term, voters, ...)\n"
     "\n"
     "Exit status:\n"
     "  0  success\n"
@@ -115,10 +118,11 @@ static int parse_args(int argc, char **argv, struct args *a)
             return err;
     }
     if (a->cmd == NULL)
-        return usage_error("%s", "missing command (keygen, members, stats)");
+        return usage_error("%s", "missing command (keygen, members, stats, status)");
     if (strcmp(a->cmd, "keygen") == 0)
         return a->file ? 0 : usage_error("%s", "keygen needs a FILE");
-    if (strcmp(a->cmd, "members") != 0 && strcmp(a->cmd, "stats") != 0)
+    if (strcmp(a->cmd, "members") != 0 && strcmp(a->cmd, "stats") != 0 &&
+        strcmp(a->cmd, "status") != 0)
         return usage_error("unknown command '%s'", a->cmd);
     if ((agent == NULL) == (a->t.socket_path == NULL))
         return usage_error("%s", "give either --socket PATH or --agent HOST:PORT --key FILE");
@@ -197,6 +201,8 @@ static int cmd_query(const struct args *a, int op)
         tsc_ctl_print_members(stdout, &resp, a->json);
     } else if (op == TSC_CONTROL_OP_STATS && resp.has_stats) {
         tsc_ctl_print_stats(stdout, &resp, a->json);
+    } else if (op == TSC_CONTROL_OP_STATUS && resp.has_status) {
+        tsc_ctl_print_status(stdout, &resp, a->json);
     } else {
         fprintf(stderr, "tscctl: the agent's reply lacks the %s\n", tsc_control_op_name(op));
         code = TSC_CTL_EXIT_ERROR;
@@ -223,8 +229,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(a.cmd, "keygen") == 0)
         return cmd_keygen(&a);
-    rc = cmd_query(&a,
-                   strcmp(a.cmd, "members") == 0 ? TSC_CONTROL_OP_MEMBERS : TSC_CONTROL_OP_STATS);
+    rc = cmd_query(&a, strcmp(a.cmd, "members") == 0  ? TSC_CONTROL_OP_MEMBERS
+                       : strcmp(a.cmd, "status") == 0 ? TSC_CONTROL_OP_STATUS
+                                                      : TSC_CONTROL_OP_STATS);
     sodium_memzero(a.t.key, sizeof a.t.key);
     return rc;
 }

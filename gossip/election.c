@@ -530,3 +530,20 @@ int tsc_election_is_voter(const struct tsc_election *e, uint64_t id)
 {
     return tsc__election_is_voter(e, id);
 }
+
+int tsc_election_match_index(const struct tsc_election *e, uint64_t id, uint64_t *match)
+{
+    if (e->role != TSC_ELECTION_LEADER)
+        return TSC_ENOTFOUND;
+    if (id == e->self_id) {
+        *match = tsc__election_last_index(e);
+        return 0;
+    }
+    for (size_t i = 0; i < e->n_peers; i++) {
+        if (e->peers[i].id == id) {
+            *match = e->peers[i].match_index;
+            return 0;
+        }
+    }
+    return TSC_ENOTFOUND;
+}

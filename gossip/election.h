@@ -259,5 +259,8 @@ int tsc_election_entry_at(const struct tsc_election *e, uint64_t index,
 /* The current voter set (ids valid until the next step). */
 size_t tsc_election_voters(const struct tsc_election *e, const uint64_t **ids);
 int tsc_election_is_voter(const struct tsc_election *e, uint64_t id);
+/* Leader only: the highest log index known stored on node id (this node:
+ * its last index). 0, or TSC_ENOTFOUND when not the leader or id unknown. */
+int tsc_election_match_index(const struct tsc_election *e, uint64_t id, uint64_t *match);
 
 #endif

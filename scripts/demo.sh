@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tsc demo: a local cluster of five agents on 127.0.0.1.
 #   build (if needed) -> cluster key -> 5 x tscd through one seed -> wait until
-#   every agent sees 5 alive -> tscctl members -> kill -9 one -> wait until it
+#   every agent sees 5 alive -> tscctl members, tscctl status (the coordinator,
+#   elected among agents 0-2, role voter) -> kill -9 one -> wait until it
 #   is detected dead everywhere -> tscctl members -> SIGTERM the rest -> clean up.
 # Everything lives in .tsc-demo/ (removed at the end; kept with KEEP=1).
 # Usage: scripts/demo.sh   (env: BUILD_DIR=build, BASE_PORT=7946, N=5)
@@ -105,8 +106,18 @@ all_see() { # all_see STATUS COUNT AGENTS...
 all_agents=$(seq 0 $((N - 1)))
 wait_for 30 "every agent sees $N alive" all_see alive "$N" $all_agents
 
-say "tscctl members (asked over TCP with the cluster key)"
+# has_coordinator AGENT: AGENT knows the coordinator and the 3 voters are in.
+has_coordinator() {
+  "$BIN/tscctl" status --json --socket "$DEMO/agent$1/tscd.sock" 2>/dev/null |
+    python3 -c 'import json,sys; s=json.load(sys.stdin); sys.exit(not (s["coordinator"] and len(s["voters"])>=3))' 2>/dev/null
+}
+wait_for 30 "agent0 knows the coordinator and 3 voters" has_coordinator 0
+
+say "tscctl members (asked over TCP with the cluster key; C = coordinator)"
 "$BIN/tscctl" members --agent "$SEED" --key "$DEMO/cluster.key"
+
+say "tscctl status (the coordinator, elected among the 3 voters)"
+"$BIN/tscctl" status --agent "$SEED" --key "$DEMO/cluster.key"
 
 VICTIM=$((N - 1))
 say "kill -9 agent$VICTIM (127.0.0.1:${PORTS[$VICTIM]}) at $(date -u +%T.%3N) UTC"

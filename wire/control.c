@@ -17,6 +17,8 @@ const char *tsc_control_op_name(int op)
         return "members";
     case TSC_CONTROL_OP_STATS:
         return "stats";
+    case TSC_CONTROL_OP_STATUS:
+        return "status";
     default:
         return "?";
     }
@@ -58,7 +60,8 @@ int tsc_control_req_encode(const struct tsc_control_req *req, struct tsc_buf *ou
 {
     struct tsc_mp_writer w;
     size_t start = out->len;
-    if (req->op != TSC_CONTROL_OP_MEMBERS && req->op != TSC_CONTROL_OP_STATS)
+    if (req->op != TSC_CONTROL_OP_MEMBERS && req->op != TSC_CONTROL_OP_STATS &&
+        req->op != TSC_CONTROL_OP_STATUS)
         return TSC_EINVAL;
     tsc_mp_writer_init(&w, out);
     msgpack_pack_map(&w.pk, 2);
@@ -68,18 +71,20 @@ int tsc_control_req_encode(const struct tsc_control_req *req, struct tsc_buf *ou
     return finish(&w, out, start);
 }
 
-int tsc_control_resp_encode_members(uint64_t self, const struct tsc_control_member *members,
-                                    size_t n, struct tsc_buf *out)
+int tsc_control_resp_encode_members(uint64_t self, uint64_t coordinator,
+                                    const struct tsc_control_member *members, size_t n,
+                                    struct tsc_buf *out)
 {
     struct tsc_mp_writer w;
     size_t start = out->len;
     if (n > UINT32_MAX)
         return TSC_EINVAL;
     tsc_mp_writer_init(&w, out);
-    msgpack_pack_map(&w.pk, 4);
+    msgpack_pack_map(&w.pk, 5);
     pack_kv_uint(&w.pk, "v", TSC_CONTROL_VERSION);
     pack_kv_bool(&w.pk, "ok", 1);
     pack_kv_uint(&w.pk, "self", self);
+    pack_kv_uint(&w.pk, "coord", coordinator);
     pack_key(&w.pk, "members");
     msgpack_pack_array(&w.pk, n);
     for (size_t i = 0; i < n; i++) {
@@ -94,6 +99,45 @@ int tsc_control_resp_encode_members(uint64_t self, const struct tsc_control_memb
         pack_kv_uint(&w.pk, "age_ms", m->age_ms);
         pack_key(&w.pk, "record");
         msgpack_pack_bin_with_body(&w.pk, m->record, m->record_len);
+    }
+    return finish(&w, out, start);
+}
+
+int tsc_control_resp_encode_status(uint64_t self, const struct tsc_control_status *st,
+                                   struct tsc_buf *out)
+{
+    struct tsc_mp_writer w;
+    size_t start = out->len;
+    if (st->n_voters > TSC_CONTROL_MAX_VOTERS)
+        return TSC_EINVAL;
+    tsc_mp_writer_init(&w, out);
+    msgpack_pack_map(&w.pk, 4);
+    pack_kv_uint(&w.pk, "v", TSC_CONTROL_VERSION);
+    pack_kv_bool(&w.pk, "ok", 1);
+    pack_kv_uint(&w.pk, "self", self);
+    pack_key(&w.pk, "status");
+    msgpack_pack_map(&w.pk, 10);
+    pack_kv_uint(&w.pk, "coord", st->coordinator);
+    pack_kv_uint(&w.pk, "coord_ip", st->coordinator_addr.ip);
+    pack_kv_uint(&w.pk, "coord_port", st->coordinator_addr.port);
+    pack_kv_uint(&w.pk, "term", st->term);
+    pack_kv_uint(&w.pk, "role", st->role > 0 ? (uint64_t)st->role : 0);
+    pack_kv_bool(&w.pk, "voter", st->voter);
+    pack_kv_bool(&w.pk, "acting", st->acting);
+    pack_kv_uint(&w.pk, "commit", st->commit);
+    pack_kv_uint(&w.pk, "last", st->last_index);
+    pack_key(&w.pk, "voters");
+    msgpack_pack_array(&w.pk, st->n_voters);
+    for (size_t i = 0; i < st->n_voters; i++) {
+        const struct tsc_control_voter *v = &st->voters[i];
+        msgpack_pack_map(&w.pk, v->has_match ? 6 : 5);
+        pack_kv_uint(&w.pk, "id", v->id);
+        pack_kv_uint(&w.pk, "ip", v->addr.ip);
+        pack_kv_uint(&w.pk, "port", v->addr.port);
+        pack_kv_uint(&w.pk, "status", v->status);
+        pack_kv_bool(&w.pk, "self", v->is_self);
+        if (v->has_match)
+            pack_kv_uint(&w.pk, "match", v->match);
     }
     return finish(&w, out, start);
 }
@@ -197,6 +241,8 @@ int tsc_control_req_decode(const uint8_t *p, size_t len, struct tsc_control_req 
         req->op = TSC_CONTROL_OP_MEMBERS;
     } else if (key_is(op, op_len, "stats")) {
         req->op = TSC_CONTROL_OP_STATS;
+    } else if (key_is(op, op_len, "status")) {
+        req->op = TSC_CONTROL_OP_STATUS;
     } else {
         /* Echo at most 32 bytes, and only printable ones, of what we got. */
         char shown[33];
@@ -309,6 +355,114 @@ static int decode_stats(struct tsc_mp_reader *r, struct tsc_control_resp *out)
     return 0;
 }
 
+static int read_u32(struct tsc_mp_reader *r, uint32_t *out)
+{
+    uint64_t v;
+    if (tsc_mp_read_uint(r, &v) != 0 || v > UINT32_MAX)
+        return TSC_EMALFORMED;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int read_u16(struct tsc_mp_reader *r, uint16_t *out)
+{
+    uint64_t v;
+    if (tsc_mp_read_uint(r, &v) != 0 || v > UINT16_MAX)
+        return TSC_EMALFORMED;
+    *out = (uint16_t)v;
+    return 0;
+}
+
+static int decode_voter(struct tsc_mp_reader *r, struct tsc_control_voter *v)
+{
+    uint32_t n;
+    uint64_t x;
+    memset(v, 0, sizeof *v);
+    if (tsc_mp_read_map(r, &n) != 0)
+        return TSC_EMALFORMED;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k;
+        uint32_t klen;
+        int rc;
+        if (tsc_mp_read_str(r, &k, &klen) != 0)
+            return TSC_EMALFORMED;
+        if (key_is(k, klen, "id")) {
+            rc = tsc_mp_read_uint(r, &v->id);
+        } else if (key_is(k, klen, "ip")) {
+            rc = read_u32(r, &v->addr.ip);
+        } else if (key_is(k, klen, "port")) {
+            rc = read_u16(r, &v->addr.port);
+        } else if (key_is(k, klen, "status")) {
+            rc = tsc_mp_read_uint(r, &x);
+            if (rc == 0 && x > 3 && x != TSC_CONTROL_STATUS_UNKNOWN)
+                rc = TSC_EMALFORMED;
+            v->status = (uint8_t)x;
+        } else if (key_is(k, klen, "self")) {
+            rc = tsc_mp_read_bool(r, &v->is_self);
+        } else if (key_is(k, klen, "match")) {
+            rc = tsc_mp_read_uint(r, &v->match);
+            v->has_match = 1;
+        } else {
+            rc = tsc_mp_skip(r);
+        }
+        if (rc != 0)
+            return TSC_EMALFORMED;
+    }
+    return v->id != 0 ? 0 : TSC_EMALFORMED;
+}
+
+static int decode_status(struct tsc_mp_reader *r, struct tsc_control_resp *out)
+{
+    struct tsc_control_status *st = &out->status;
+    uint32_t n;
+    uint64_t x;
+    if (tsc_mp_read_map(r, &n) != 0)
+        return TSC_EMALFORMED;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *k;
+        uint32_t klen;
+        int rc = 0;
+        if (tsc_mp_read_str(r, &k, &klen) != 0)
+            return TSC_EMALFORMED;
+        if (key_is(k, klen, "coord")) {
+            rc = tsc_mp_read_uint(r, &st->coordinator);
+        } else if (key_is(k, klen, "coord_ip")) {
+            rc = read_u32(r, &st->coordinator_addr.ip);
+        } else if (key_is(k, klen, "coord_port")) {
+            rc = read_u16(r, &st->coordinator_addr.port);
+        } else if (key_is(k, klen, "term")) {
+            rc = tsc_mp_read_uint(r, &st->term);
+        } else if (key_is(k, klen, "role")) {
+            rc = tsc_mp_read_uint(r, &x);
+            if (rc == 0 && x > 15)
+                rc = TSC_EMALFORMED;
+            st->role = (int)x;
+        } else if (key_is(k, klen, "voter")) {
+            rc = tsc_mp_read_bool(r, &st->voter);
+        } else if (key_is(k, klen, "acting")) {
+            rc = tsc_mp_read_bool(r, &st->acting);
+        } else if (key_is(k, klen, "commit")) {
+            rc = tsc_mp_read_uint(r, &st->commit);
+        } else if (key_is(k, klen, "last")) {
+            rc = tsc_mp_read_uint(r, &st->last_index);
+        } else if (key_is(k, klen, "voters") && st->n_voters == 0) {
+            uint32_t m;
+            rc = tsc_mp_read_array(r, &m);
+            if (rc == 0 && m > TSC_CONTROL_MAX_VOTERS)
+                rc = TSC_EMALFORMED;
+            for (uint32_t j = 0; rc == 0 && j < m; j++)
+                if ((rc = decode_voter(r, &st->voters[j])) == 0)
+                    st->n_voters++;
+        } else {
+            rc = tsc_mp_skip(r);
+        }
+        if (rc != 0)
+            return TSC_EMALFORMED;
+    }
+    out->has_status = 1;
+    return 0;
+}
+
 static int decode_resp(struct tsc_mp_reader *r, struct tsc_control_resp *out)
 {
     uint32_t n;
@@ -345,6 +499,10 @@ static int decode_resp(struct tsc_mp_reader *r, struct tsc_control_resp *out)
             rc = decode_members(r, out);
         } else if (key_is(k, klen, "stats") && !out->has_stats) {
             rc = decode_stats(r, out);
+        } else if (key_is(k, klen, "status") && !out->has_status) {
+            rc = decode_status(r, out);
+        } else if (key_is(k, klen, "coord")) {
+            rc = tsc_mp_read_uint(r, &out->coordinator);
         } else {
             rc = tsc_mp_skip(r);
         }

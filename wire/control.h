@@ -10,11 +10,20 @@
  *   - Unix socket <data-dir>/tscd.sock (mode 0600): the message is sent as
  *     is, without sealing; access is decided by the file permission.
  *
- * Request:  msgpack map {"v": 1, "op": "members" | "stats"}
+ * Request:  msgpack map {"v": 1, "op": "members" | "stats" | "status"}
  * Response: msgpack map
- *   {"v": 1, "ok": true, "self": id, "members": [member...]}     for members
+ *   {"v": 1, "ok": true, "self": id, "members": [member...],
+ *    "coord": id}                                                for members
  *   {"v": 1, "ok": true, "self": id, "stats": {name: uint, ...}} for stats
+ *   {"v": 1, "ok": true, "self": id, "status": status}           for status
  *   {"v": 1, "ok": false, "code": TSC_E*, "error": str}          on failure
+ * "coord" is the coordinator as the answering agent sees it (0: unknown).
+ * status:   {"coord": id, "coord_ip": u32, "coord_port": u16, "term": u64,
+ *            "role": enum tsc_election_role (0 = no engine), "voter": bool,
+ *            "acting": bool, "commit": u64, "last": u64, "voters": [voter...]}
+ * voter:    {"id": u64, "ip": u32, "port": u16, "status": enum tsc_status or
+ *            255 (not a member), "match": u64 (only when known: the answering
+ *            agent is the coordinator), "self": bool}
  * member:   {"id": u64, "ip": u32, "port": u16, "status": enum tsc_status,
  *            "inc": u64, "self": bool, "age_ms": u64, "record": bin}
  * "record" is the member's signed record blob (wire/record.h), so a client
@@ -49,9 +58,10 @@
 enum tsc_control_op {
     TSC_CONTROL_OP_MEMBERS = 1,
     TSC_CONTROL_OP_STATS = 2,
+    TSC_CONTROL_OP_STATUS = 3,
 };
 
-/* "members", "stats", or "?". */
+/* "members", "stats", "status", or "?". */
 const char *tsc_control_op_name(int op);
 
 struct tsc_control_req {
@@ -85,10 +95,42 @@ struct tsc_control_stat {
     uint64_t value;
 };
 
-/* Encode a members response. members[i].record is copied into out.
+#define TSC_CONTROL_MAX_VOTERS     15  /* = TSC_RAFT_MAX_VOTERS */
+#define TSC_CONTROL_STATUS_UNKNOWN 255 /* a voter that is not (yet) a member */
+
+struct tsc_control_voter {
+    uint64_t id;
+    struct tsc_addr addr;
+    uint8_t status; /* enum tsc_status, or TSC_CONTROL_STATUS_UNKNOWN */
+    int has_match;  /* match is known (the answering agent is the coordinator) */
+    uint64_t match; /* highest log index known stored on that voter */
+    int is_self;
+};
+
+/* The coordinator as one agent sees it (op "status"). */
+struct tsc_control_status {
+    uint64_t coordinator; /* 0: unknown */
+    struct tsc_addr coordinator_addr;
+    uint64_t term;
+    int role;   /* enum tsc_election_role of the answering agent; 0 = none */
+    int voter;  /* the answering agent is in the voter set */
+    int acting; /* it is the coordinator and inside its lease */
+    uint64_t commit, last_index;
+    size_t n_voters;
+    struct tsc_control_voter voters[TSC_CONTROL_MAX_VOTERS];
+};
+
+/* Encode a members response; coordinator is the answering agent's view
+ * (0: unknown). members[i].record is copied into out.
  * 0 or TSC_ENOMEM; out unchanged on error. */
-int tsc_control_resp_encode_members(uint64_t self, const struct tsc_control_member *members,
-                                    size_t n, struct tsc_buf *out);
+int tsc_control_resp_encode_members(uint64_t self, uint64_t coordinator,
+                                    const struct tsc_control_member *members, size_t n,
+                                    struct tsc_buf *out);
+
+/* Encode a status response. 0, TSC_EINVAL (too many voters) or TSC_ENOMEM;
+ * out unchanged on error. */
+int tsc_control_resp_encode_status(uint64_t self, const struct tsc_control_status *st,
+                                   struct tsc_buf *out);
 
 /* Encode a stats response (names as given, at most TSC_CONTROL_MAX_STATS).
  * 0, TSC_EINVAL (too many, bad name) or TSC_ENOMEM; out unchanged on error. */
@@ -104,10 +146,12 @@ int tsc_control_resp_encode_error(int code, const char *message, struct tsc_buf 
  * which must outlive the response. */
 struct tsc_control_resp {
     int ok;
-    int code;                    /* when !ok: TSC_E* from the agent */
-    char error[TSC_ERRMSG_SIZE]; /* when !ok */
-    uint64_t self;               /* the answering agent's id */
-    int has_members, has_stats;  /* which payload was present */
+    int code;                               /* when !ok: TSC_E* from the agent */
+    char error[TSC_ERRMSG_SIZE];            /* when !ok */
+    uint64_t self;                          /* the answering agent's id */
+    int has_members, has_stats, has_status; /* which payload was present */
+    uint64_t coordinator;                   /* members: the agent's view; 0 unknown */
+    struct tsc_control_status status;
     struct tsc_control_member *members;
     size_t n_members;
     struct tsc_control_stat stats[TSC_CONTROL_MAX_STATS];

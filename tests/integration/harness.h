@@ -69,6 +69,16 @@ int th_members(const struct th_agent *a, struct th_member *m, size_t cap);
 /* tscctl stats --json --socket <agent>: one counter, or -1 when unavailable. */
 int64_t th_stat(const struct th_agent *a, const char *name);
 
+/* `tscctl status --json` of one agent: the coordinator it recognises. */
+struct th_coord {
+    char id[17]; /* "" when none is known */
+    uint64_t term;
+    int acting; /* the agent is the coordinator, inside its lease */
+    int voter;  /* the agent is in the voter set */
+};
+/* 0 or -1 (no answer, bad JSON). */
+int th_coord(const struct th_agent *a, struct th_coord *c);
+
 /* Status of member `id` as `a` sees it ("" when absent or unreachable). */
 const char *th_status_of(const struct th_agent *a, const char *id, char *buf);
 /* The agent's own id (16 hex) into id[17]; 0 or -1. */

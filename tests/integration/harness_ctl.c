@@ -281,3 +281,28 @@ int th_wait_status(const struct th_agent *a, const char *id, const char *st, int
     } while (th_now_ms() < end);
     return -1;
 }
+
+int th_coord(const struct th_agent *a, struct th_coord *c)
+{
+    char out[8192];
+    const char *p = out, *hit;
+    memset(c, 0, sizeof *c);
+    if (run_ctl(a, "status", out, sizeof out) != 0)
+        return -1;
+    if (jvalue(&p, 0) != 0) /* the whole output must be valid JSON */
+        return -1;
+    if ((hit = strstr(out, "\"coordinator\":")) == NULL)
+        return -1;
+    hit += strlen("\"coordinator\":");
+    if (*hit == '"') {
+        const char *q = hit;
+        if (jstr(&q, c->id, sizeof c->id) != 0)
+            return -1;
+    }
+    if ((hit = strstr(out, "\"term\":")) == NULL)
+        return -1;
+    c->term = strtoull(hit + strlen("\"term\":"), NULL, 10);
+    c->acting = strstr(out, "\"acting\":true") != NULL;
+    c->voter = strstr(out, "\"voter\":true") != NULL;
+    return 0;
+}

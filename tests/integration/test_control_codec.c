@@ -90,7 +90,7 @@ static void test_members_round_trip(void **state)
         in[i].record_len = sizeof rec;
     }
     tsc_buf_init(&b);
-    assert_int_equal(tsc_control_resp_encode_members(42, in, 3, &b), 0);
+    assert_int_equal(tsc_control_resp_encode_members(42, 0, in, 3, &b), 0);
     assert_int_equal(tsc_control_resp_decode(b.data, b.len, &out), 0);
     assert_true(out.ok);
     assert_true(out.has_members);
@@ -157,7 +157,7 @@ static void test_hostile_input(void **state)
     uint8_t junk[512];
     srand(7);
     tsc_buf_init(&b);
-    assert_int_equal(tsc_control_resp_encode_members(1, &m, 1, &b), 0);
+    assert_int_equal(tsc_control_resp_encode_members(1, 0, &m, 1, &b), 0);
     for (int round = 0; round < 20000; round++) {
         size_t n;
         if (round % 2) {
@@ -182,12 +182,64 @@ static void test_hostile_input(void **state)
     tsc_buf_free(&b);
 }
 
+/* op "status" and the members' "coord": round trip, and the request op. */
+static void test_status_round_trip(void **state)
+{
+    struct tsc_buf b;
+    struct tsc_control_status in;
+    struct tsc_control_resp r;
+    struct tsc_control_req q = {TSC_CONTROL_OP_STATUS}, q2 = {0};
+    tsc_buf_init(&b);
+    assert_int_equal(tsc_control_req_encode(&q, &b), 0);
+    assert_int_equal(tsc_control_req_decode(b.data, b.len, &q2, NULL), 0);
+    assert_int_equal(q2.op, TSC_CONTROL_OP_STATUS);
+    memset(&in, 0, sizeof in);
+    in.coordinator = 0xabcdef;
+    in.coordinator_addr.ip = 0x7f000001;
+    in.coordinator_addr.port = 7946;
+    in.term = 7;
+    in.role = 4;
+    in.voter = 1;
+    in.acting = 1;
+    in.commit = 5;
+    in.last_index = 6;
+    in.n_voters = 2;
+    in.voters[0].id = 0xabcdef;
+    in.voters[0].status = 0;
+    in.voters[0].has_match = 1;
+    in.voters[0].match = 6;
+    in.voters[0].is_self = 1;
+    in.voters[1].id = 42;
+    in.voters[1].status = TSC_CONTROL_STATUS_UNKNOWN;
+    tsc_buf_reset(&b);
+    assert_int_equal(tsc_control_resp_encode_status(9, &in, &b), 0);
+    assert_int_equal(tsc_control_resp_decode(b.data, b.len, &r), 0);
+    assert_true(r.ok && r.has_status && r.self == 9);
+    assert_int_equal(r.status.coordinator, 0xabcdef);
+    assert_int_equal(r.status.coordinator_addr.port, 7946);
+    assert_int_equal(r.status.term, 7);
+    assert_int_equal(r.status.role, 4);
+    assert_true(r.status.voter && r.status.acting);
+    assert_int_equal(r.status.commit, 5);
+    assert_int_equal(r.status.last_index, 6);
+    assert_int_equal(r.status.n_voters, 2);
+    assert_true(r.status.voters[0].has_match && r.status.voters[0].match == 6);
+    assert_true(r.status.voters[0].is_self);
+    assert_false(r.status.voters[1].has_match);
+    assert_int_equal(r.status.voters[1].status, TSC_CONTROL_STATUS_UNKNOWN);
+    /* Every truncation fails cleanly. */
+    for (size_t cut = 0; cut < b.len; cut++)
+        assert_int_not_equal(tsc_control_resp_decode(b.data, cut, &r), 0);
+    tsc_control_resp_free(&r);
+    tsc_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_request_round_trip), cmocka_unit_test(test_request_rejects),
-        cmocka_unit_test(test_members_round_trip), cmocka_unit_test(test_stats_and_error),
-        cmocka_unit_test(test_hostile_input),
+        cmocka_unit_test(test_status_round_trip), cmocka_unit_test(test_request_round_trip),
+        cmocka_unit_test(test_request_rejects),   cmocka_unit_test(test_members_round_trip),
+        cmocka_unit_test(test_stats_and_error),   cmocka_unit_test(test_hostile_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
