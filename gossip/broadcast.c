@@ -17,10 +17,13 @@ uint32_t tsc__gossip_retransmit_limit(const struct tsc_gossip *g)
     return g->cfg.retransmit_mult * scale;
 }
 
+/* Order-preserving: the array is kept oldest first, so that the newest
+ * news can go first among items sent equally often. */
 static void bcast_remove(struct tsc_gossip *g, uint32_t i)
 {
     tsc_free(g->bcasts[i].blob);
-    g->bcasts[i] = g->bcasts[--g->n_bcasts];
+    memmove(&g->bcasts[i], &g->bcasts[i + 1], (size_t)(g->n_bcasts - i - 1) * sizeof g->bcasts[0]);
+    g->n_bcasts--;
 }
 
 /* Queue a blob. A newer update about a subject makes older ones pointless:
@@ -31,6 +34,21 @@ static void bcast_remove(struct tsc_gossip *g, uint32_t i)
 int tsc__gossip_enqueue(struct tsc_gossip *g, uint8_t kind, uint64_t subject, uint64_t accuser,
                         uint8_t status, const uint8_t *blob, size_t len)
 {
+    if (kind == TSC_BLOB_CLAIM && status == TSC_STATUS_SUSPECT) {
+        /* Lifeguard needs k independent accusers to reach the minimum
+         * timeout; more confirmations than that in flight add nothing. */
+        unsigned n = 0;
+        for (uint32_t i = 0; i < g->n_bcasts; i++) {
+            const struct tsc__bcast *b = &g->bcasts[i];
+            if (b->subject == subject &&
+                (b->kind != TSC_BLOB_CLAIM || b->status != TSC_STATUS_SUSPECT))
+                n = UINT32_MAX / 2; /* a dead claim or newer record is queued */
+            else if (b->subject == subject && b->accuser != accuser)
+                n++;
+        }
+        if (n >= g->cfg.indirect_checks + 1)
+            return 0;
+    }
     for (uint32_t i = 0; i < g->n_bcasts;) {
         struct tsc__bcast *b = &g->bcasts[i];
         int drop = 0;
@@ -122,7 +140,7 @@ int tsc__gossip_piggyback(struct tsc_gossip *g, struct tsc_swim_writer *w, size_
         g->bucket[k] = sum;
         sum += c;
     }
-    for (uint32_t i = 0; i < g->n_bcasts; i++) {
+    for (uint32_t i = g->n_bcasts; i-- > 0;) { /* newest first within a bucket */
         const struct tsc__bcast *b = &g->bcasts[i];
         uint32_t key = (first != 0 && b->subject == first) ? 0 : 1 + b->transmits;
         g->order[g->bucket[key < nb ? key : nb - 1]++] = i;

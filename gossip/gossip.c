@@ -185,9 +185,12 @@ int tsc__gossip_send(struct tsc_gossip *g, int kind, struct tsc_addr to, uint8_t
     return 0;
 }
 
-/* Build and send one SWIM datagram with as much piggybacked news as fits. */
-int tsc__gossip_send_swim(struct tsc_gossip *g, struct tsc_addr to, uint8_t type, uint32_t probe,
-                          uint64_t target, struct tsc_addr target_addr, uint64_t first)
+/* Build and send one SWIM message with as much piggybacked news as fits a
+ * datagram. kind is TSC_GOSSIP_OUT_DATAGRAM, or TSC_GOSSIP_OUT_STREAM for the
+ * fallback probe over a reliable stream. */
+int tsc__gossip_send_swim_kind(struct tsc_gossip *g, int kind, struct tsc_addr to, uint8_t type,
+                               uint32_t probe, uint64_t target, struct tsc_addr target_addr,
+                               uint64_t first)
 {
     struct tsc_swim_writer w;
     tsc_buf_reset(&g->body);
@@ -199,7 +202,14 @@ int tsc__gossip_send_swim(struct tsc_gossip *g, struct tsc_addr to, uint8_t type
     if (rc != 0)
         return rc;
     tsc_swim_finish(&w);
-    return tsc__gossip_send(g, TSC_GOSSIP_OUT_DATAGRAM, to, type, g->body.data, g->body.len);
+    return tsc__gossip_send(g, kind, to, type, g->body.data, g->body.len);
+}
+
+int tsc__gossip_send_swim(struct tsc_gossip *g, struct tsc_addr to, uint8_t type, uint32_t probe,
+                          uint64_t target, struct tsc_addr target_addr, uint64_t first)
+{
+    return tsc__gossip_send_swim_kind(g, TSC_GOSSIP_OUT_DATAGRAM, to, type, probe, target,
+                                      target_addr, first);
 }
 
 static void count_reject(struct tsc_gossip *g, int rc)
@@ -270,6 +280,34 @@ static int on_datagram(struct tsc_gossip *g, const struct tsc_gossip_event *ev)
     return tsc__gossip_on_swim(g, env.type, &msg, ev->from, ev->now);
 }
 
+/* A PING or ACK over a stream: the fallback probe (as memberlist does over
+ * TCP). Lossy links make direct and indirect datagram probes fail together
+ * often enough to flood the cluster with false suspicions; a stream is
+ * retransmitted by the transport, so it fails only when the member really
+ * is unreachable. The ACK goes back over a stream to the sender's address. */
+static int on_stream_probe(struct tsc_gossip *g, const struct tsc_envelope *env, uint64_t now)
+{
+    struct tsc_swim_msg msg;
+    if (tsc_swim_decode(env->body, env->body_len, &msg) != 0) {
+        count_reject(g, TSC_EMALFORMED);
+        return 0;
+    }
+    for (unsigned i = 0; i < msg.n_items; i++) {
+        int rc = tsc__gossip_apply_blob(g, msg.items[i].blob, msg.items[i].len, now, 0);
+        if (rc != 0)
+            return rc;
+    }
+    struct tsc__member *peer = tsc__gossip_find(g, env->sender);
+    if (env->type == TSC_MSG_ACK)
+        return tsc__gossip_on_swim(g, TSC_MSG_ACK, &msg,
+                                   peer ? peer->addr : (struct tsc_addr){0, 0}, now);
+    if (peer == NULL || (msg.target != 0 && msg.target != g->self_id))
+        return 0;
+    struct tsc_addr none = {0, 0};
+    return tsc__gossip_send_swim_kind(g, TSC_GOSSIP_OUT_STREAM, peer->addr, TSC_MSG_ACK, msg.probe,
+                                      0, none, 0);
+}
+
 static int on_stream(struct tsc_gossip *g, const struct tsc_gossip_event *ev)
 {
     struct tsc_envelope env;
@@ -278,6 +316,8 @@ static int on_stream(struct tsc_gossip *g, const struct tsc_gossip_event *ev)
     int rc = open_frame(g, ev->data, ev->len, TSC_WIRE_MAX_FRAME, &env);
     if (rc != 0)
         return rc < 0 ? 0 : rc;
+    if (env.type == TSC_MSG_PING || env.type == TSC_MSG_ACK)
+        return on_stream_probe(g, &env, ev->now);
     if (env.type != TSC_MSG_PUSHPULL_REQ && env.type != TSC_MSG_PUSHPULL_RESP) {
         count_reject(g, TSC_EMALFORMED);
         return 0;
@@ -302,9 +342,12 @@ static int on_join(struct tsc_gossip *g, const struct tsc_gossip_event *ev)
     const struct tsc__member *self = &g->members[g->self_index];
     int rc = tsc__gossip_enqueue(g, TSC_BLOB_RECORD, g->self_id, 0, self->status, self->record,
                                  self->record_len);
-    if (rc != 0)
-        return rc;
-    return tsc__gossip_pushpull_tick(g, ev->now);
+    /* An explicit JOIN contacts its seeds now, even when we know live peers
+     * already; retries (pushpull.c) continue only while nobody answered. */
+    for (unsigned i = 0; i < g->n_seeds && rc == 0; i++)
+        rc = tsc__gossip_pushpull_send(g, g->seeds[i], TSC_MSG_PUSHPULL_REQ, 1);
+    g->next_join_retry_at = ev->now + TSC_SEC(1);
+    return rc;
 }
 
 static int on_meta(struct tsc_gossip *g, const struct tsc_gossip_event *ev)

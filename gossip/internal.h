@@ -18,7 +18,7 @@
 /* Incarnations stop here, so a refutation (claimed + 1) can never wrap to 0:
  * records above it and claims at or above it are malformed. */
 #define TSC__MAX_INCARNATION (UINT64_C(1) << 62)
-#define TSC__MAX_BCASTS      256 /* pending updates; the oldest news gives way beyond */
+#define TSC__MAX_BCASTS      1024 /* pending updates; the oldest news gives way beyond */
 
 /* One accusation that is pending: Lifeguard §3.2 dynamic suspicion. */
 struct tsc__suspicion {
@@ -166,7 +166,8 @@ void tsc__gossip_set_status(struct tsc_gossip *g, struct tsc__member *m, uint8_t
 void tsc__gossip_note_change(struct tsc_gossip *g, const struct tsc__member *m, uint8_t old_status);
 int tsc__gossip_apply_blob(struct tsc_gossip *g, const uint8_t *blob, size_t len, uint64_t now,
                            uint64_t via);
-int tsc__gossip_accuse(struct tsc_gossip *g, struct tsc__member *m, uint8_t status, uint64_t now);
+int tsc__gossip_accuse(struct tsc_gossip *g, struct tsc__member *m, uint8_t status,
+                       uint64_t incarnation, uint64_t now);
 void tsc__gossip_check_suspects(struct tsc_gossip *g, uint64_t now);
 uint64_t tsc__gossip_suspect_deadline(const struct tsc_gossip *g);
 int tsc__gossip_resign_self(struct tsc_gossip *g, uint64_t incarnation, uint8_t status,
@@ -189,6 +190,9 @@ int tsc__gossip_send(struct tsc_gossip *g, int kind, struct tsc_addr to, uint8_t
                      const uint8_t *body, size_t len);
 int tsc__gossip_send_swim(struct tsc_gossip *g, struct tsc_addr to, uint8_t type, uint32_t probe,
                           uint64_t target, struct tsc_addr target_addr, uint64_t first);
+int tsc__gossip_send_swim_kind(struct tsc_gossip *g, int kind, struct tsc_addr to, uint8_t type,
+                               uint32_t probe, uint64_t target, struct tsc_addr target_addr,
+                               uint64_t first);
 uint64_t tsc__gossip_scaled(const struct tsc_gossip *g, uint64_t base);
 
 /* probe.c */

@@ -373,10 +373,12 @@ static int apply_claim(struct tsc_gossip *g, const uint8_t *blob, size_t len, ui
         return refute(g, cl.incarnation, now);
 
     uint8_t status = cl.status;
-    if (status == TSC_STATUS_DEAD && from_pushpull) {
+    if (status == TSC_STATUS_DEAD && from_pushpull &&
+        (m->status == TSC_STATUS_ALIVE || m->status == TSC_STATUS_SUSPECT)) {
         if (m->status == TSC_STATUS_SUSPECT && cl.incarnation == m->incarnation)
             return 0;
-        return tsc__gossip_accuse(g, m, TSC_STATUS_SUSPECT, now) == 0 ? 0 : TSC_ENOMEM;
+        /* at the claim's incarnation: never below what we hold */
+        return tsc__gossip_accuse(g, m, TSC_STATUS_SUSPECT, cl.incarnation, now);
     }
     if (status == TSC_STATUS_DEAD) {
         int rc = set_blob(&m->claim, &m->claim_len, blob, len);
@@ -428,11 +430,14 @@ int tsc__gossip_apply_blob(struct tsc_gossip *g, const uint8_t *blob, size_t len
 
 /* This node accuses m (a failed probe, an expired suspicion, or a remote
  * "dead" taken as suspicion): sign a claim, apply it, gossip it. */
-int tsc__gossip_accuse(struct tsc_gossip *g, struct tsc__member *m, uint8_t status, uint64_t now)
+int tsc__gossip_accuse(struct tsc_gossip *g, struct tsc__member *m, uint8_t status,
+                       uint64_t incarnation, uint64_t now)
 {
+    if (incarnation < m->incarnation)
+        incarnation = m->incarnation;
     struct tsc_claim cl = {
         .target = m->id,
-        .incarnation = m->incarnation,
+        .incarnation = incarnation,
         .status = status,
         .accuser = g->self_id,
     };
@@ -440,7 +445,8 @@ int tsc__gossip_accuse(struct tsc_gossip *g, struct tsc__member *m, uint8_t stat
     int rc = tsc_claim_encode(g->crypto, &cl, g->sk, &g->tmp);
     if (rc != 0)
         return rc;
-    if (status == TSC_STATUS_SUSPECT && m->status == TSC_STATUS_SUSPECT) {
+    if (status == TSC_STATUS_SUSPECT && m->status == TSC_STATUS_SUSPECT &&
+        incarnation == m->incarnation) {
         if (!confirm_suspicion(g, m, g->self_id))
             return 0;
     } else {
@@ -454,7 +460,7 @@ int tsc__gossip_accuse(struct tsc_gossip *g, struct tsc__member *m, uint8_t stat
             return rc;
         }
         drop_suspicion(g, m);
-        tsc__gossip_set_status(g, m, status, m->incarnation, now);
+        tsc__gossip_set_status(g, m, status, incarnation, now);
         if (s != NULL)
             start_suspicion(g, m, s, g->self_id, now);
     }
@@ -468,7 +474,7 @@ void tsc__gossip_check_suspects(struct tsc_gossip *g, uint64_t now)
         struct tsc__member *m = &g->members[g->suspects[i]];
         if (m->susp != NULL && m->susp->deadline <= now) {
             /* accuse() removes m from the list: look at the same slot again */
-            if (tsc__gossip_accuse(g, m, TSC_STATUS_DEAD, now) != 0)
+            if (tsc__gossip_accuse(g, m, TSC_STATUS_DEAD, m->incarnation, now) != 0)
                 g->oom = 1;
             if (m->status == TSC_STATUS_SUSPECT)
                 i++; /* failed to declare (no memory): retry next step */

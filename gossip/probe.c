@@ -92,7 +92,7 @@ static int finish_probe(struct tsc_gossip *g, uint64_t now)
     struct tsc__member *m = tsc__gossip_find(g, p->target);
     if (m == NULL || !probeable(m))
         return 0;
-    return tsc__gossip_accuse(g, m, TSC_STATUS_SUSPECT, now);
+    return tsc__gossip_accuse(g, m, TSC_STATUS_SUSPECT, m->incarnation, now);
 }
 
 static int send_indirect(struct tsc_gossip *g, const struct tsc__member *target)
@@ -120,7 +120,9 @@ static int send_indirect(struct tsc_gossip *g, const struct tsc__member *target)
             return rc;
     }
     p->nacks_expected = n;
-    return 0;
+    /* and the fallback probe over a stream (see on_stream_probe) */
+    return tsc__gossip_send_swim_kind(g, TSC_GOSSIP_OUT_STREAM, target->addr, TSC_MSG_PING,
+                                      p->probe_no, target->id, target->addr, target->id);
 }
 
 /* Drive the probe state machine up to `now`. */

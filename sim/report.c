@@ -1,0 +1,167 @@
+/* tsc — printing a scenario's result: one JSON object on one line (--json),
+ * or aligned "key: value" lines for people. The keys are the same in both;
+ * scripts and checks depend on them, so they are spelled exactly as the
+ * issue names them (rounds_9999, detect_max_s, reconverge_s, ...). Times
+ * that never happened (-1) print as null. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+
+#include "sim/sim.h"
+#include "sim/stats.h"
+
+struct emit {
+    FILE *f;
+    int json;
+    int first;
+};
+
+static void key(struct emit *e, const char *k)
+{
+    if (e->json) {
+        fputs(e->first ? "{" : ",", e->f);
+        fprintf(e->f, "\"%s\":", k);
+    } else {
+        fprintf(e->f, "%-22s ", k);
+    }
+    e->first = 0;
+}
+
+static void end_value(struct emit *e)
+{
+    if (!e->json)
+        fputc('\n', e->f);
+}
+
+static void num(struct emit *e, const char *k, double v, int digits)
+{
+    key(e, k);
+    if (e->json)
+        tsc_sim_json_num(e->f, v, digits);
+    else if (isnan(v) || v < 0)
+        fputs("-", e->f);
+    else
+        fprintf(e->f, "%.*f", digits, v);
+    end_value(e);
+}
+
+static void u64(struct emit *e, const char *k, uint64_t v)
+{
+    key(e, k);
+    fprintf(e->f, "%" PRIu64, v);
+    end_value(e);
+}
+
+static void i32(struct emit *e, const char *k, int v)
+{
+    key(e, k);
+    if (v < 0)
+        fputs(e->json ? "null" : "-", e->f);
+    else
+        fprintf(e->f, "%d", v);
+    end_value(e);
+}
+
+static void str(struct emit *e, const char *k, const char *s)
+{
+    key(e, k);
+    if (e->json)
+        tsc_sim_json_str(e->f, s);
+    else
+        fputs(s ? s : "-", e->f);
+    end_value(e);
+}
+
+static void boolean(struct emit *e, const char *k, int v)
+{
+    key(e, k);
+    fputs(v ? "true" : "false", e->f);
+    end_value(e);
+}
+
+void tsc_sim_report(FILE *f, const struct tsc_sim_opts *o, const struct tsc_sim_result *r)
+{
+    struct emit e = {.f = f, .json = o->json, .first = 1};
+    char hash[24];
+    snprintf(hash, sizeof(hash), "%016" PRIx64, r->trace_hash);
+
+    str(&e, "scenario", tsc_sim_scenario_name(o->scenario));
+    u64(&e, "nodes", o->nodes);
+    if (o->scenario != TSC_SIM_CAMPAIGN)
+        u64(&e, "seed", o->seed);
+    str(&e, "crypto", o->crypto == TSC_SIM_CRYPTO_SODIUM ? "sodium" : "cheap");
+    u64(&e, "probe_interval_ms", o->probe_interval_ms ? o->probe_interval_ms : 200);
+    if (o->scenario != TSC_SIM_CAMPAIGN) {
+        num(&e, "loss", o->loss, 4);
+        num(&e, "bootstrap_s", r->bootstrap_s, 3);
+        num(&e, "quiesce_s", r->quiesce_s, 1);
+    }
+    switch (o->scenario) {
+    case TSC_SIM_CONVERGE:
+        i32(&e, "rounds_99", r->rounds_99);
+        i32(&e, "rounds_9999", r->rounds_9999);
+        i32(&e, "rounds_100", r->rounds_100);
+        num(&e, "seconds_99", r->seconds_99, 6);
+        num(&e, "seconds_9999", r->seconds_9999, 6);
+        num(&e, "seconds_100", r->seconds_100, 6);
+        num(&e, "msgs_per_node_per_s", r->msgs_per_node_per_s, 2);
+        num(&e, "bytes_per_node_per_s", r->bytes_per_node_per_s, 1);
+        break;
+    case TSC_SIM_CRASH:
+        u64(&e, "killed", r->killed);
+        u64(&e, "detected", r->detected);
+        num(&e, "detect_p50_s", r->detect_p50_s, 6);
+        num(&e, "detect_max_s", r->detect_max_s, 6);
+        u64(&e, "false_positives", r->false_positives);
+        u64(&e, "suspicions", r->suspicions);
+        num(&e, "duration_s", o->duration_s, 1);
+        break;
+    case TSC_SIM_PARTITION:
+        num(&e, "detect_s", r->detect_s, 6);
+        num(&e, "reconverge_s", r->reconverge_s, 6);
+        u64(&e, "false_positives", r->false_positives);
+        u64(&e, "heal_dead_marks", r->heal_dead_marks);
+        break;
+    case TSC_SIM_CAMPAIGN:
+        u64(&e, "seeds", r->seeds);
+        u64(&e, "seed_first", o->seed_first);
+        u64(&e, "seed_last", o->seed_last);
+        u64(&e, "failing_seeds", r->failing_seeds);
+        key(&e, "first_failing_seed");
+        if (r->has_failing)
+            fprintf(f, "%" PRIu64, r->first_failing_seed);
+        else
+            fputs(e.json ? "null" : "-", f);
+        end_value(&e);
+        str(&e, "replay", r->has_failing ? r->replay : NULL);
+        u64(&e, "faults", r->faults);
+        num(&e, "duration_s", o->duration_s, 1);
+        break;
+    default:
+        break;
+    }
+    u64(&e, "violations", r->violations);
+    str(&e, "first_violation", r->violations ? r->first_violation : NULL);
+    key(&e, "violations_by_kind");
+    fputs(e.json ? "{" : "", f);
+    for (int k = 0, n = 0; k < TSC_SIM_KINDS; k++) {
+        if (!r->violations_by_kind[k])
+            continue;
+        fprintf(f, e.json ? "%s\"%s\":%" PRIu64 : "%s%s=%" PRIu64, n++ ? (e.json ? "," : " ") : "",
+                tsc_sim_violation_name(k), r->violations_by_kind[k]);
+    }
+    fputs(e.json ? "}" : "", f);
+    end_value(&e);
+    boolean(&e, "ok", r->ok);
+    str(&e, "note", r->note[0] ? r->note : NULL);
+    u64(&e, "events", r->events);
+    num(&e, "events_per_s", r->events_per_s, 0);
+    num(&e, "wall_s", r->wall_s, 3);
+    num(&e, "virtual_s", r->virtual_s, 3);
+    u64(&e, "msgs_sent", r->sent_msgs);
+    u64(&e, "bytes_sent", r->sent_bytes);
+    str(&e, "trace_hash", hash);
+    if (e.json)
+        fputs("}\n", f);
+    fflush(f);
+}
