@@ -151,6 +151,12 @@ static void check_out(struct fz *f, const struct tsc_gossip_out *o)
             f->req_probe = m.probe;
         for (unsigned i = 0; i < m.n_items; i++)
             check_relayed_blob(f, m.items[i].blob, m.items[i].len);
+    } else if (env.type == TSC_MSG_PING || env.type == TSC_MSG_ACK) {
+        /* the fallback probe over a stream */
+        static struct tsc_swim_msg m;
+        CHECK(tsc_swim_decode(env.body, env.body_len, &m) == 0);
+        for (unsigned i = 0; i < m.n_items; i++)
+            check_relayed_blob(f, m.items[i].blob, m.items[i].len);
     } else {
         struct tsc_mp_reader r;
         int join;

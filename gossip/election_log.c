@@ -381,12 +381,20 @@ int tsc__election_cmd_config(struct tsc_election *e, uint64_t id, int add)
     if (add)
         ids[n++] = id;
     if (add) {
+        /* The newcomer has answered nothing yet. Counting it as silent would
+         * cut the lease short (1 -> 2 voters: the leader stepped down at
+         * once and a second election followed). It inherits the old
+         * configuration's quorum contact instead, which is safe for a single
+         * added voter: every majority of the new set still contains a member
+         * of the old majority that heard from this leader at that time, and
+         * it neither campaigns nor votes before its own timeout from then. */
+        uint64_t inherited = tsc__election_quorum_contact(e, e->now);
         struct tsc__epeer *p = tsc__election_peer_add(e, id);
         if (p == NULL)
             return e->oom ? TSC_ENOMEM : TSC_EFULL;
         p->match_index = 0;
         p->next_index = tsc__election_last_index(e) + 1;
-        p->contact = 0;
+        p->contact = inherited;
     }
     tsc_buf_reset(&e->tmp);
     rc = tsc_raft_config_encode(&e->tmp, ids, n);
