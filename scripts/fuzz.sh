@@ -34,6 +34,10 @@ for t in "${targets[@]}"; do
     corpus="$build/corpus/$t"
     mkdir -p "$corpus"
     "$build/bin/gen_corpus" "$corpus" "$t"
+    # Every reproducer of a fixed bug runs first: a regression input.
+    for r in fuzz/repro/"${t#fuzz_}"-*.bin; do
+        [ -f "$r" ] && cp "$r" "$corpus/"
+    done
     echo "== $t: ${seconds}s"
     extra=()
     if [ "${FUZZ_KEEP_GOING:-0}" = 1 ]; then

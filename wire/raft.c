@@ -153,7 +153,8 @@ int tsc_raft_vote_decode(const uint8_t *body, size_t len, struct tsc_raft_vote *
         tsc_mp_read_uint(&r, &m->last_index) != 0 || tsc_mp_read_uint(&r, &m->last_term) != 0 ||
         tsc_mp_read_uint(&r, &flags) != 0 ||
         (flags & ~(uint64_t)(TSC_RAFT_VOTE_PRE | TSC_RAFT_VOTE_TRANSFER)) != 0 ||
-        tsc_mp_remaining(&r) != 0)
+        tsc_mp_remaining(&r) != 0 || m->term > TSC_RAFT_MAX_TERM ||
+        m->last_term > TSC_RAFT_MAX_TERM)
         return TSC_EMALFORMED;
     m->flags = (unsigned)flags;
     return 0;
@@ -166,7 +167,8 @@ int tsc_raft_vote_resp_decode(const uint8_t *body, size_t len, struct tsc_raft_v
     tsc_mp_reader_init(&r, body, len);
     if (tsc_mp_read_array(&r, &n) != 0 || n != VOTE_RESP_FIELDS ||
         tsc_mp_read_uint(&r, &m->term) != 0 || tsc_mp_read_bool(&r, &m->granted) != 0 ||
-        tsc_mp_read_bool(&r, &m->prevote) != 0 || tsc_mp_remaining(&r) != 0)
+        tsc_mp_read_bool(&r, &m->prevote) != 0 || tsc_mp_remaining(&r) != 0 ||
+        m->term > TSC_RAFT_MAX_TERM)
         return TSC_EMALFORMED;
     return 0;
 }
@@ -179,7 +181,7 @@ int tsc_raft_append_resp_decode(const uint8_t *body, size_t len, struct tsc_raft
     if (tsc_mp_read_array(&r, &n) != 0 || n != APPEND_RESP_FIELDS ||
         tsc_mp_read_uint(&r, &m->term) != 0 || tsc_mp_read_bool(&r, &m->success) != 0 ||
         tsc_mp_read_uint(&r, &m->index) != 0 || tsc_mp_read_uint(&r, &m->stamp) != 0 ||
-        tsc_mp_remaining(&r) != 0)
+        tsc_mp_remaining(&r) != 0 || m->term > TSC_RAFT_MAX_TERM)
         return TSC_EMALFORMED;
     return 0;
 }
@@ -190,7 +192,7 @@ int tsc_raft_timeout_now_decode(const uint8_t *body, size_t len, uint64_t *term)
     uint32_t n;
     tsc_mp_reader_init(&r, body, len);
     if (tsc_mp_read_array(&r, &n) != 0 || n != 1 || tsc_mp_read_uint(&r, term) != 0 ||
-        tsc_mp_remaining(&r) != 0)
+        tsc_mp_remaining(&r) != 0 || *term > TSC_RAFT_MAX_TERM)
         return TSC_EMALFORMED;
     return 0;
 }
@@ -217,7 +219,8 @@ int tsc_raft_append_decode(const uint8_t *body, size_t len, struct tsc_raft_appe
     if (tsc_mp_read_array(&r, &n) != 0 || n != APPEND_FIELDS ||
         tsc_mp_read_uint(&r, &m->term) != 0 || tsc_mp_read_uint(&r, &m->prev_index) != 0 ||
         tsc_mp_read_uint(&r, &m->prev_term) != 0 || tsc_mp_read_uint(&r, &m->commit) != 0 ||
-        tsc_mp_read_uint(&r, &m->stamp) != 0 || tsc_mp_read_array(&r, &m->n_entries) != 0)
+        tsc_mp_read_uint(&r, &m->stamp) != 0 || tsc_mp_read_array(&r, &m->n_entries) != 0 ||
+        m->term > TSC_RAFT_MAX_TERM || m->prev_term > TSC_RAFT_MAX_TERM)
         return TSC_EMALFORMED;
     m->entries = r;
     for (uint32_t i = 0; i < m->n_entries; i++) {

@@ -32,6 +32,9 @@
 #define TSC_RAFT_VOTE_PRE      0x1u
 #define TSC_RAFT_VOTE_TRANSFER 0x2u
 #define TSC_RAFT_MAX_VOTERS    15
+/* Terms above this are malformed: a node that adopts a term can still add
+ * one (a candidate's increment) without wrapping to 0. */
+#define TSC_RAFT_MAX_TERM (UINT64_C(1) << 62)
 
 enum tsc_raft_entry_type {
     TSC_RAFT_ENTRY_DATA = 1,   /* an opaque record of the replicated state */
