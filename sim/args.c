@@ -10,15 +10,14 @@
 #include "sim/world.h"
 
 static const char *const scenario_names[] = {
-    [TSC_SIM_CONVERGE] = "converge",
-    [TSC_SIM_CRASH] = "crash",
-    [TSC_SIM_PARTITION] = "partition",
-    [TSC_SIM_CAMPAIGN] = "campaign",
+    [TSC_SIM_CONVERGE] = "converge",   [TSC_SIM_CRASH] = "crash",
+    [TSC_SIM_PARTITION] = "partition", [TSC_SIM_CAMPAIGN] = "campaign",
+    [TSC_SIM_ELECTION] = "election",   [TSC_SIM_FAILOVER] = "failover",
 };
 
 const char *tsc_sim_scenario_name(int scenario)
 {
-    if (scenario < TSC_SIM_CONVERGE || scenario > TSC_SIM_CAMPAIGN)
+    if (scenario < TSC_SIM_CONVERGE || scenario > TSC_SIM_SCENARIO_MAX)
         return NULL;
     return scenario_names[scenario];
 }
@@ -29,7 +28,13 @@ void tsc_sim_usage(FILE *f)
           "  converge  --nodes N --seed S [--loss P]\n"
           "  crash     --nodes N --kill K --seed S [--loss P] [--duration SECONDS]\n"
           "  partition --nodes N --seed S\n"
-          "  campaign  --seeds A..B --nodes N [--duration SECONDS]\n"
+          "  campaign  --seeds A..B --nodes N [--duration SECONDS] [--voters V] [--drift EPS]\n"
+          "  election  --nodes N --voters V --seed S\n"
+          "  failover  --nodes N --voters V --seeds A..B\n"
+          "election options (election, failover, campaign):\n"
+          "  --voters V             nodes 0..V-1 have role voter (campaign: 0 = no election)\n"
+          "  --drift EPS            clock rates in [1-EPS, 1+EPS] (default 0.01)\n"
+          "  --lease-ms MS          override the lease derived from the drift bound\n"
           "options for every scenario:\n"
           "  --json                 print one JSON object\n"
           "  --crypto cheap|sodium  crypto primitive (default cheap; bytes still go through\n"
@@ -47,6 +52,12 @@ void tsc_sim_opts_default(struct tsc_sim_opts *o, int scenario)
     memset(o, 0, sizeof(*o));
     o->scenario = scenario ? scenario : TSC_SIM_CONVERGE;
     o->nodes = scenario == TSC_SIM_CAMPAIGN ? 20 : 100;
+    if (scenario == TSC_SIM_ELECTION || scenario == TSC_SIM_FAILOVER)
+        o->nodes = 7;
+    o->voters = scenario == TSC_SIM_CAMPAIGN                                   ? 5
+                : scenario == TSC_SIM_ELECTION || scenario == TSC_SIM_FAILOVER ? 3
+                                                                               : 0;
+    o->drift = 0.01;
     o->seed = 1;
     o->seed_first = 1;
     o->seed_last = 10;
@@ -102,8 +113,9 @@ static int parse_range(const char *s, uint64_t *a, uint64_t *b)
 /* Which scenarios a flag applies to (bit per scenario). */
 #define ALL                                                                                        \
     ((1u << TSC_SIM_CONVERGE) | (1u << TSC_SIM_CRASH) | (1u << TSC_SIM_PARTITION) |                \
-     (1u << TSC_SIM_CAMPAIGN))
+     (1u << TSC_SIM_CAMPAIGN) | (1u << TSC_SIM_ELECTION) | (1u << TSC_SIM_FAILOVER))
 #define ONLY(s) (1u << (s))
+#define ELECT   (ONLY(TSC_SIM_ELECTION) | ONLY(TSC_SIM_FAILOVER) | ONLY(TSC_SIM_CAMPAIGN))
 
 static const struct flag {
     const char *name;
@@ -112,7 +124,10 @@ static const struct flag {
 } flags[] = {
     {"--nodes", 1, ALL},
     {"--seed", 1, ALL},
-    {"--seeds", 1, ONLY(TSC_SIM_CAMPAIGN)},
+    {"--seeds", 1, ONLY(TSC_SIM_CAMPAIGN) | ONLY(TSC_SIM_FAILOVER)},
+    {"--voters", 1, ELECT},
+    {"--drift", 1, ELECT},
+    {"--lease-ms", 1, ELECT},
     {"--loss", 1, ALL & ~ONLY(TSC_SIM_CAMPAIGN)},
     {"--dup", 1, ALL & ~ONLY(TSC_SIM_CAMPAIGN)},
     {"--kill", 1, ONLY(TSC_SIM_CRASH)},
@@ -144,6 +159,20 @@ static int apply(struct tsc_sim_opts *o, const char *name, const char *val, char
             return TSC_EINVAL;
         }
         o->seed = o->seed_first;
+    } else if (!strcmp(name, "--voters")) {
+        if (parse_u64(val, &u) || u > 15)
+            goto bad_range;
+        o->voters = (uint32_t)u;
+    } else if (!strcmp(name, "--drift")) {
+        if (parse_double(val, &d) || d < 0 || d >= 0.1) {
+            tsc_errmsg_setf(errmsg, "--drift: expected a number in [0, 0.1), got '%s'", val);
+            return TSC_EINVAL;
+        }
+        o->drift = d;
+    } else if (!strcmp(name, "--lease-ms")) {
+        if (parse_double(val, &d) || d <= 0 || d > 10000)
+            goto bad_range;
+        o->lease_us = (uint64_t)(d * 1000);
     } else if (!strcmp(name, "--loss") || !strcmp(name, "--dup")) {
         if (parse_double(val, &d) || d < 0 || d >= 1)
             goto bad_range;
@@ -193,7 +222,7 @@ bad:
 bad_range:
     tsc_errmsg_setf(errmsg,
                     "%s: bad value '%s' (nodes 1..%u, loss/dup in [0,1), duration (0,86400], "
-                    "probe interval 1..60000 ms)",
+                    "probe interval 1..60000 ms, voters 0..15, lease (0,10000] ms)",
                     name, val, TSC_SIM_MAX_NODES);
     return TSC_EINVAL;
 }
@@ -202,7 +231,8 @@ int tsc_sim_args_parse(struct tsc_sim_opts *o, int argc, char **argv, char *errm
 {
     tsc_sim_opts_default(o, 0);
     if (argc < 2) {
-        tsc_errmsg_setf(errmsg, "missing scenario (converge, crash, partition, campaign)");
+        tsc_errmsg_setf(errmsg, "missing scenario (converge, crash, partition, campaign, "
+                                "election, failover)");
         return TSC_EINVAL;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
@@ -210,11 +240,13 @@ int tsc_sim_args_parse(struct tsc_sim_opts *o, int argc, char **argv, char *errm
         return 0;
     }
     int sc = 0;
-    for (int s = TSC_SIM_CONVERGE; s <= TSC_SIM_CAMPAIGN; s++)
+    for (int s = TSC_SIM_CONVERGE; s <= TSC_SIM_SCENARIO_MAX; s++)
         if (!strcmp(argv[1], scenario_names[s]))
             sc = s;
     if (!sc) {
-        tsc_errmsg_setf(errmsg, "unknown scenario '%s' (converge, crash, partition, campaign)",
+        tsc_errmsg_setf(errmsg,
+                        "unknown scenario '%s' (converge, crash, partition, campaign, election, "
+                        "failover)",
                         argv[1]);
         return TSC_EINVAL;
     }
@@ -265,7 +297,16 @@ int tsc_sim_args_parse(struct tsc_sim_opts *o, int argc, char **argv, char *errm
         tsc_errmsg_setf(errmsg, "campaign needs --nodes >= 3");
         return TSC_EINVAL;
     }
-    if (sc == TSC_SIM_CAMPAIGN && o->seed_last - o->seed_first >= 1000000) {
+    if ((sc == TSC_SIM_ELECTION || sc == TSC_SIM_FAILOVER) &&
+        (o->voters < (sc == TSC_SIM_FAILOVER ? 3u : 1u) || o->voters > o->nodes)) {
+        tsc_errmsg_setf(errmsg, "--voters %u: %s needs %s..--nodes (%u)", o->voters,
+                        scenario_names[sc], sc == TSC_SIM_FAILOVER ? "3" : "1", o->nodes);
+        return TSC_EINVAL;
+    }
+    if (sc == TSC_SIM_CAMPAIGN && o->voters > o->nodes)
+        o->voters = o->nodes; /* the default 5 on a smaller world: every node votes */
+    if ((sc == TSC_SIM_CAMPAIGN || sc == TSC_SIM_FAILOVER) &&
+        o->seed_last - o->seed_first >= 1000000) {
         tsc_errmsg_setf(errmsg, "--seeds: at most 1000000 seeds per run");
         return TSC_EINVAL;
     }

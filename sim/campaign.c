@@ -5,6 +5,17 @@
  * node sees every other live node alive, and no live node sees a stopped one
  * alive or suspect. Invariants are checked after every step throughout.
  *
+ * With an election (--voters V > 0, the default), every node also runs the
+ * election engine (sim/coord.h), a client offers a record to the acting
+ * coordinator every 100 ms, the faults add kill -9 of the coordinator and
+ * changes of a node's clock rate (within the drift bound), and the
+ * election's invariants (sim/coord_check.c) are checked after every step.
+ * Before the faults start the coordinator must have added every voter.
+ * Crashes keep a majority of the voters up (dead voters are never removed,
+ * so a lost majority would be lost for good, as in Raft) and voters never
+ * leave. After the faults stop: one coordinator that every live member
+ * knows, within the membership bound, and again after membership converged.
+ *
  * The schedule is drawn from its own PRNG seeded from the seed, so a seed's
  * faults do not move when the network model draws differently; the whole
  * run of a seed is replayable from the command line printed for it. */
@@ -14,10 +25,17 @@
 
 #include "common/alloc.h"
 #include "common/time.h"
+#include "sim/coord.h"
 #include "sim/scenario.h"
 #include "sim/stats.h"
 
 #define QUIET_LIMIT TSC_SEC(120)
+/* One known coordinator: within QUIET_LIMIT of the faults stopping (a
+ * non-voter knows it through membership, which may need that long to heal:
+ * a dead mark is only undone by a reconnect push-pull), and within
+ * COORD_LIMIT once membership has converged. */
+#define COORD_LIMIT TSC_SEC(30)
+#define READY_LIMIT TSC_SEC(60) /* before they start: every voter added */
 
 enum fault {
     F_CRASH,
@@ -30,14 +48,34 @@ enum fault {
     F_DELAY,
     F_CALM, /* network back to normal (partitions stay) */
     F_META,
+    F_KILL_COORD, /* election only: kill -9 of the acting coordinator */
+    F_CLOCK,      /* election only: a node's clock rate changes within the bound */
     F_MAX
 };
 
 /* Relative weights of the faults. */
 static const unsigned weight[F_MAX] = {
-    [F_CRASH] = 6, [F_RESTART] = 6, [F_LEAVE] = 1, [F_PARTITION] = 3, [F_HEAL] = 2,
-    [F_LOSS] = 3,  [F_DUP] = 2,     [F_DELAY] = 2, [F_CALM] = 2,      [F_META] = 3,
+    [F_CRASH] = 6, [F_RESTART] = 6, [F_LEAVE] = 1,      [F_PARTITION] = 3,
+    [F_HEAL] = 2,  [F_LOSS] = 3,    [F_DUP] = 2,        [F_DELAY] = 2,
+    [F_CALM] = 2,  [F_META] = 3,    [F_KILL_COORD] = 3, [F_CLOCK] = 2,
 };
+
+/* Voters (role) that are up. */
+static uint32_t voters_up(struct tsc_sim_world *w)
+{
+    uint32_t up = 0;
+    for (uint32_t i = 0; w->coord && i < w->coord->voters; i++)
+        up += w->nodes[i].state == TSC_SIM_NODE_UP;
+    return up;
+}
+
+/* May node i crash or leave without breaking the campaign's rules? */
+static int may_stop(struct tsc_sim_world *w, uint32_t i, int leave)
+{
+    if (w->coord == NULL || i >= w->coord->voters)
+        return 1;
+    return !leave && voters_up(w) - 1 >= w->coord->voters / 2 + 1;
+}
 
 static double uniform(struct tsc_prng *p, double lo, double hi)
 {
@@ -62,7 +100,8 @@ static uint32_t pick_state(struct tsc_sim_world *w, struct tsc_prng *p, int stat
 static int fault(struct tsc_sim_world *w, struct tsc_prng *p, uint64_t *heal_at)
 {
     unsigned total = 0;
-    for (int f = 0; f < F_MAX; f++)
+    int fmax = w->coord ? F_MAX : F_KILL_COORD;
+    for (int f = 0; f < fmax; f++)
         total += weight[f];
     uint64_t r = tsc_prng_below(p, total);
     int f = 0;
@@ -76,7 +115,7 @@ static int fault(struct tsc_sim_world *w, struct tsc_prng *p, uint64_t *heal_at)
         if ((down + 1) * 3 > w->n || w->n_up <= 3)
             return 0;
         uint32_t i = pick_state(w, p, TSC_SIM_NODE_UP);
-        if (i == TSC_SIM_NONE)
+        if (i == TSC_SIM_NONE || !may_stop(w, i, f == F_LEAVE))
             return 0;
         if (f == F_LEAVE)
             return tsc_sim_node_leave(w, i);
@@ -126,9 +165,42 @@ static int fault(struct tsc_sim_world *w, struct tsc_prng *p, uint64_t *heal_at)
         uint32_t i = pick_state(w, p, TSC_SIM_NODE_UP);
         return i == TSC_SIM_NONE ? 0 : tsc_sim_node_set_meta(w, i);
     }
+    case F_KILL_COORD: {
+        /* The acting coordinator (or any leader) goes down hard. */
+        for (uint32_t i = 0; i < w->coord->voters; i++) {
+            struct tsc_sim_cnode *c = &w->coord->c[i];
+            if (c->e && tsc_election_role(c->e) == TSC_ELECTION_LEADER && may_stop(w, i, 0) &&
+                (down + 1) * 3 <= w->n) {
+                tsc_sim_node_crash(w, i);
+                break;
+            }
+        }
+        return 0;
+    }
+    case F_CLOCK: {
+        uint32_t i = (uint32_t)tsc_prng_below(p, w->n);
+        double eps = w->coord->drift;
+        tsc_sim_coord_set_rate(w, i, 1.0 + eps * (2.0 * tsc_prng_double(p) - 1.0));
+        return 0;
+    }
     default:
         return 0;
     }
+}
+
+/* Run until one coordinator is known to every up node, by `limit`; a
+ * violation when it does not come. 0 or a fatal error. */
+static int coord_settles(struct tsc_sim_world *w, const struct tsc_sim_opts *o, uint64_t seed,
+                         uint64_t limit, char *errmsg)
+{
+    int met = 0;
+    int rc = tsc__sim_run_for(w, o, limit, tsc_sim_coord_agreed_pred, NULL, &met, errmsg);
+    if (rc == 0 && !met) {
+        char why[300];
+        tsc_sim_coord_explain(w, why, sizeof why);
+        tsc_sim_violation(w, TSC_SIM_V_NO_COORD, "seed %" PRIu64 ": %s", seed, why);
+    }
+    return rc;
 }
 
 /* One seed: bootstrap, faults, heal, quiet period, convergence. Adds to r.
@@ -154,6 +226,22 @@ static int one_seed(const struct tsc_sim_opts *o, uint64_t seed, FILE *trace,
     if (rc)
         goto done;
 
+    if (w->coord) {
+        int ready = 0;
+        rc = tsc__sim_run_for(w, o, w->now + READY_LIMIT, tsc_sim_coord_ready_pred, NULL, &ready,
+                              errmsg);
+        if (rc)
+            goto done;
+        if (!ready) {
+            char why[300];
+            tsc_sim_coord_explain(w, why, sizeof why);
+            tsc_sim_violation(w, TSC_SIM_V_NO_COORD,
+                              "seed %" PRIu64 ": no coordinator with all %u voters before the "
+                              "faults: %s",
+                              seed, w->coord->voters, why);
+            goto done;
+        }
+    }
     struct tsc_prng p;
     tsc_prng_seed(&p, tsc_sim_hash_u64(seed, 0x63616d706169676eULL));
     uint64_t start = w->now;
@@ -169,6 +257,7 @@ static int one_seed(const struct tsc_sim_opts *o, uint64_t seed, FILE *trace,
                 goto done;
             tsc_sim_net_heal(&w->net);
             tsc_sim_world_note(w, "heal", 0, 0);
+            tsc_sim_coord_reach_update(w);
             heal_at = TSC_TIME_NEVER;
         }
         if (t >= end)
@@ -178,6 +267,7 @@ static int one_seed(const struct tsc_sim_opts *o, uint64_t seed, FILE *trace,
             rc = fault(w, &p, &heal_at);
         if (rc)
             goto done;
+        tsc_sim_coord_reach_update(w);
         r->faults++;
     }
     rc = tsc__sim_run_for(w, o, end, NULL, NULL, NULL, errmsg);
@@ -187,8 +277,14 @@ static int one_seed(const struct tsc_sim_opts *o, uint64_t seed, FILE *trace,
     tsc_sim_net_heal(&w->net);
     w->net.cfg = w->cfg.net;
     tsc_sim_world_note(w, "quiet", 0, 0);
+    tsc_sim_coord_reach_update(w);
     int met = 0;
     uint64_t quiet = w->now;
+    if (w->coord) {
+        rc = coord_settles(w, o, seed, quiet + QUIET_LIMIT, errmsg);
+        if (rc)
+            goto done;
+    }
     rc = tsc__sim_run_for(w, o, quiet + QUIET_LIMIT, tsc_sim_converged, NULL, &met, errmsg);
     if (rc)
         goto done;
@@ -200,7 +296,15 @@ static int one_seed(const struct tsc_sim_opts *o, uint64_t seed, FILE *trace,
                           "stopped: %s",
                           seed, (double)QUIET_LIMIT / 1e6, why);
     }
+    if (w->coord && met) {
+        /* Membership converged: the coordinator must still be agreed on. */
+        rc = coord_settles(w, o, seed, w->now + COORD_LIMIT, errmsg);
+        if (rc)
+            goto done;
+    }
     tsc_sim_inv_verify_views(w);
+    if (w->coord)
+        tsc_sim_coord_verify(w);
 done:
     if (rc)
         tsc_errmsg_wrapf(errmsg, "seed %" PRIu64, seed);
@@ -228,7 +332,7 @@ int tsc_sim_campaign(const struct tsc_sim_opts *o_in, struct tsc_sim_result *r, 
             if (!r->has_failing) {
                 r->has_failing = 1;
                 r->first_failing_seed = seed;
-                char extra[160] = "";
+                char extra[240] = "";
                 size_t len = 0;
                 if (o->duration_s != 20)
                     len += (size_t)snprintf(extra + len, sizeof(extra) - len, " --duration %g",
@@ -236,8 +340,17 @@ int tsc_sim_campaign(const struct tsc_sim_opts *o_in, struct tsc_sim_result *r, 
                 if (o->crypto == TSC_SIM_CRYPTO_SODIUM)
                     len += (size_t)snprintf(extra + len, sizeof(extra) - len, " --crypto sodium");
                 if (o->probe_interval_ms)
-                    snprintf(extra + len, sizeof(extra) - len, " --probe-interval-ms %" PRIu64,
-                             o->probe_interval_ms);
+                    len += (size_t)snprintf(extra + len, sizeof(extra) - len,
+                                            " --probe-interval-ms %" PRIu64, o->probe_interval_ms);
+                if (o->voters != 5)
+                    len += (size_t)snprintf(extra + len, sizeof(extra) - len, " --voters %u",
+                                            o->voters);
+                if (o->drift != 0.01)
+                    len +=
+                        (size_t)snprintf(extra + len, sizeof(extra) - len, " --drift %g", o->drift);
+                if (o->lease_us)
+                    snprintf(extra + len, sizeof(extra) - len, " --lease-ms %g",
+                             (double)o->lease_us / 1e3);
                 snprintf(r->replay, sizeof(r->replay),
                          "tscsim campaign --seeds %" PRIu64 "..%" PRIu64 " --nodes %u%s", seed,
                          seed, o->nodes, extra);

@@ -19,6 +19,8 @@ enum tsc_sim_ev_kind {
     TSC_SIM_EV_JOIN,      /* the node joins through a few live nodes */
     TSC_SIM_EV_REJOIN,    /* a restarted node that is still alone retries */
     TSC_SIM_EV_LEAVE_END, /* a leaving node stops, announced or not */
+    TSC_SIM_EV_ETICK,     /* the node's election engine deadline (sim/coord.c) */
+    TSC_SIM_EV_CLIENT,    /* the client appends a record through the coordinator */
 };
 
 struct tsc_sim_ev {

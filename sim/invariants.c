@@ -38,6 +38,11 @@ static const char *const kind_names[TSC_SIM_V_MAX] = {
     [TSC_SIM_V_VIEW_MISMATCH] = "view_mismatch",
     [TSC_SIM_V_NOT_CONVERGED] = "not_converged",
     [TSC_SIM_V_ENGINE_ERROR] = "engine_error",
+    [TSC_SIM_V_TWO_LEADERS] = "two_leaders_in_term",
+    [TSC_SIM_V_ACKED] = "acked_record_lost",
+    [TSC_SIM_V_ACTING] = "acting_without_majority",
+    [TSC_SIM_V_NO_COORD] = "no_coordinator",
+    [TSC_SIM_V_STORE] = "election_store",
 };
 
 _Static_assert(TSC_SIM_V_MAX <= TSC_SIM_KINDS, "violations_by_kind is too small");

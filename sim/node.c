@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/time.h"
+#include "sim/coord.h"
 #include "sim/stats.h"
 #include "sim/world.h"
 #include "wire/record.h"
@@ -42,6 +43,7 @@ static int encode_meta(struct tsc_sim_world *w, uint32_t i, char *errmsg)
     m.n_ready = 1;
     snprintf(m.ready[0].key, sizeof(m.ready[0].key), "agent");
     snprintf(m.ready[0].val, sizeof(m.ready[0].val), "v%u", w->nodes[i].meta_version);
+    tsc__sim_coord_meta(w, i, &m); /* role voter, coordinator labels */
     tsc_buf_reset(&w->meta);
     return tsc_meta_encode(&m, &w->meta, errmsg);
 }
@@ -93,7 +95,8 @@ int tsc_sim_node_start(struct tsc_sim_world *w, uint32_t i)
     w->view[(size_t)i * w->n + i] = TSC_SIM_VIEW(id.incarnation, TSC_STATUS_ALIVE);
     tsc_sim_world_note(w, nd->lives > 1 ? "restart" : "start", i, id.incarnation);
     nd->deadline = w->now;
-    return schedule_tick(w, nd, i);
+    rc = schedule_tick(w, nd, i);
+    return rc ? rc : tsc__sim_coord_start(w, i);
 }
 
 /* A TICK event came due. The engine may have moved its deadline later since
@@ -183,6 +186,7 @@ void tsc_sim_node_crash(struct tsc_sim_world *w, uint32_t i)
     w->alive_pairs -= nd->n_alive;
     tsc_sim_inv_drop_row(w, i);
     tsc_sim_world_note(w, "crash", i, 0);
+    tsc__sim_coord_crash(w, i);
 }
 
 int tsc_sim_node_restart(struct tsc_sim_world *w, uint32_t i)
@@ -205,8 +209,12 @@ int tsc_sim_node_leave(struct tsc_sim_world *w, uint32_t i)
         return 0;
     nd->leaving = 1;
     tsc_sim_world_note(w, "leave", i, 0);
+    /* As tscd: the election hands leadership over (if it has it) while the
+     * leave is announced. */
+    int rc = tsc__sim_coord_leave(w, i);
     struct tsc_gossip_event ev = {.type = TSC_GOSSIP_EV_LEAVE, .now = w->now};
-    int rc = tsc_sim_node_step(w, i, &ev);
+    if (rc == 0)
+        rc = tsc_sim_node_step(w, i, &ev);
     /* An agent waits for leave_done but not forever; neither do we. */
     if (rc == 0)
         rc = tsc_sim_world_schedule(w, w->now + TSC_SEC(10), TSC_SIM_EV_LEAVE_END, i, 0, nd->lives);
@@ -233,21 +241,21 @@ int tsc_sim_node_set_meta(struct tsc_sim_world *w, uint32_t i)
 
 /* Put one engine output on the simulated network. The bytes are copied:
  * the engine's buffer is only valid until its next step. */
-static int send_out(struct tsc_sim_world *w, uint32_t i, const struct tsc_gossip_out *o)
+int tsc__sim_send(struct tsc_sim_world *w, uint32_t i, const struct tsc_addr *to, int stream,
+                  const uint8_t *data, size_t len)
 {
     w->sent_msgs++;
-    w->sent_bytes += o->len;
-    uint32_t j = tsc_sim_world_index_of(w, &o->to);
+    w->sent_bytes += len;
+    uint32_t j = tsc_sim_world_index_of(w, to);
     if (j == TSC_SIM_NONE || j == i) {
         w->unroutable++;
         return 0;
     }
-    int stream = o->kind == TSC_GOSSIP_OUT_STREAM;
     uint64_t delays[2];
-    unsigned copies = tsc_sim_net_route(&w->net, i, j, stream, o->len, delays);
+    unsigned copies = tsc_sim_net_route(&w->net, i, j, stream, len, delays);
     if (copies == 0)
         return 0;
-    uint32_t slot = tsc__sim_msg_new(w, o->data, o->len);
+    uint32_t slot = tsc__sim_msg_new(w, data, len);
     if (slot == TSC_SIM_NONE) {
         fatal(w, TSC_ENOMEM, "message from", i, "out of memory");
         return TSC_ENOMEM;
@@ -276,13 +284,20 @@ int tsc_sim_node_step(struct tsc_sim_world *w, uint32_t i, struct tsc_gossip_eve
         return rc;
     }
     for (size_t k = 0; k < up.n_out; k++) {
-        rc = send_out(w, i, &up.out[k]);
+        const struct tsc_gossip_out *o = &up.out[k];
+        rc = tsc__sim_send(w, i, &o->to, o->kind == TSC_GOSSIP_OUT_STREAM, o->data, o->len);
         if (rc)
             return rc;
     }
     for (size_t k = 0; k < up.n_changes; k++)
         tsc_sim_inv_change(w, i, &up.changes[k]);
     tsc_sim_inv_after_step(w, i);
+    /* The update is consumed; the election may look at membership now. */
+    if (up.n_changes && w->coord) {
+        rc = tsc__sim_coord_membership(w, i);
+        if (rc)
+            return rc;
+    }
     if (up.leave_done && nd->leaving) {
         rc = tsc_sim_world_schedule(w, w->now, TSC_SIM_EV_LEAVE_END, i, 0, nd->lives);
         if (rc)

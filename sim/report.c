@@ -87,14 +87,23 @@ void tsc_sim_report(FILE *f, const struct tsc_sim_opts *o, const struct tsc_sim_
 
     str(&e, "scenario", tsc_sim_scenario_name(o->scenario));
     u64(&e, "nodes", o->nodes);
-    if (o->scenario != TSC_SIM_CAMPAIGN)
+    int multi = o->scenario == TSC_SIM_CAMPAIGN || o->scenario == TSC_SIM_FAILOVER;
+    if (!multi)
         u64(&e, "seed", o->seed);
     str(&e, "crypto", o->crypto == TSC_SIM_CRYPTO_SODIUM ? "sodium" : "cheap");
     u64(&e, "probe_interval_ms", o->probe_interval_ms ? o->probe_interval_ms : 200);
-    if (o->scenario != TSC_SIM_CAMPAIGN) {
+    if (!multi) {
         num(&e, "loss", o->loss, 4);
         num(&e, "bootstrap_s", r->bootstrap_s, 3);
-        num(&e, "quiesce_s", r->quiesce_s, 1);
+        if (o->scenario != TSC_SIM_ELECTION)
+            num(&e, "quiesce_s", r->quiesce_s, 1);
+    }
+    int elect = o->scenario == TSC_SIM_ELECTION || o->scenario == TSC_SIM_FAILOVER ||
+                (o->scenario == TSC_SIM_CAMPAIGN && o->voters > 0);
+    if (elect) {
+        u64(&e, "voters", o->voters);
+        num(&e, "drift", o->drift, 4);
+        num(&e, "lease_ms", (double)r->lease_us / 1e3, 3);
     }
     switch (o->scenario) {
     case TSC_SIM_CONVERGE:
@@ -122,6 +131,22 @@ void tsc_sim_report(FILE *f, const struct tsc_sim_opts *o, const struct tsc_sim_
         u64(&e, "false_positives", r->false_positives);
         u64(&e, "heal_dead_marks", r->heal_dead_marks);
         break;
+    case TSC_SIM_ELECTION:
+        num(&e, "first_coordinator_s", r->first_coordinator_s, 6);
+        u64(&e, "term", r->term);
+        break;
+    case TSC_SIM_FAILOVER:
+        u64(&e, "seeds", r->seeds);
+        u64(&e, "seed_first", o->seed_first);
+        u64(&e, "seed_last", o->seed_last);
+        u64(&e, "failovers", r->failovers);
+        num(&e, "failover_p50_s", r->failover_p50_s, 6);
+        num(&e, "failover_p99_s", r->failover_p99_s, 6);
+        num(&e, "failover_max_s", r->failover_max_s, 6);
+        u64(&e, "term", r->term);
+        u64(&e, "failing_seeds", r->failing_seeds);
+        str(&e, "replay", r->has_failing ? r->replay : NULL);
+        break;
     case TSC_SIM_CAMPAIGN:
         u64(&e, "seeds", r->seeds);
         u64(&e, "seed_first", o->seed_first);
@@ -136,6 +161,11 @@ void tsc_sim_report(FILE *f, const struct tsc_sim_opts *o, const struct tsc_sim_
         str(&e, "replay", r->has_failing ? r->replay : NULL);
         u64(&e, "faults", r->faults);
         num(&e, "duration_s", o->duration_s, 1);
+        if (elect) {
+            u64(&e, "leaderships", r->failovers);
+            u64(&e, "appends", r->appends);
+            u64(&e, "acked", r->acked);
+        }
         break;
     default:
         break;

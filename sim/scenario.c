@@ -8,6 +8,7 @@
 
 #include "common/alloc.h"
 #include "common/time.h"
+#include "sim/coord.h"
 #include "sim/stats.h"
 
 double tsc__sim_wall(void)
@@ -50,7 +51,19 @@ int tsc__sim_setup(const struct tsc_sim_opts *o, uint64_t seed, FILE *trace,
     cfg.net.loss = o->loss;
     cfg.net.dup = o->dup;
     cfg.trace = trace;
-    return tsc_sim_world_new(w, &cfg, errmsg);
+    int rc = tsc_sim_world_new(w, &cfg, errmsg);
+    int elect = o->scenario == TSC_SIM_ELECTION || o->scenario == TSC_SIM_FAILOVER ||
+                o->scenario == TSC_SIM_CAMPAIGN;
+    if (rc == 0 && elect && o->voters > 0) {
+        /* The campaign's client offers a record every 100 ms. */
+        uint64_t client = o->scenario == TSC_SIM_CAMPAIGN ? TSC_MSEC(100) : 0;
+        rc = tsc_sim_coord_enable(*w, o->voters, o->drift, o->lease_us, client, errmsg);
+        if (rc) {
+            tsc_sim_world_free(*w);
+            *w = NULL;
+        }
+    }
+    return rc;
 }
 
 int tsc__sim_run_for(struct tsc_sim_world *w, const struct tsc_sim_opts *o, uint64_t until,
@@ -129,6 +142,7 @@ int tsc__sim_bootstrap(struct tsc_sim_world *w, const struct tsc_sim_opts *o,
     tsc_free(groups);
     rc = tsc__sim_run_for(w, o, heal, NULL, NULL, NULL, errmsg);
     tsc_sim_net_heal(&w->net);
+    tsc_sim_coord_reach_update(w); /* the election's links (no-op without one) */
     uint64_t limit = heal + TSC_SEC(120);
     int met = 0;
     if (rc == 0)
@@ -191,6 +205,12 @@ void tsc__sim_collect(struct tsc_sim_world *w, struct tsc_sim_result *r)
     r->sent_msgs += w->sent_msgs;
     r->sent_bytes += w->sent_bytes;
     r->delivered_msgs += w->delivered_msgs;
+    if (w->coord) {
+        r->appends += w->coord->appends;
+        r->acked += w->coord->n_acked;
+        r->lease_us = w->coord->cfg.lease;
+        r->failovers += w->coord->leaderships;
+    }
     if (w->violations && !r->violations)
         snprintf(r->first_violation, sizeof(r->first_violation), "%s", w->first_violation);
     r->violations += w->violations;
@@ -209,6 +229,8 @@ int tsc__sim_begin(const struct tsc_sim_opts *o, struct tsc_sim_result *r, FILE 
     r->msgs_per_node_per_s = r->bytes_per_node_per_s = -1;
     r->detect_p50_s = r->detect_max_s = -1;
     r->detect_s = r->reconverge_s = -1;
+    r->first_coordinator_s = -1;
+    r->failover_p50_s = r->failover_p99_s = r->failover_max_s = -1;
     r->bootstrap_s = -1;
     r->quiesce_s = -1;
     *trace = NULL;
@@ -246,6 +268,10 @@ int tsc_sim_run(const struct tsc_sim_opts *o, struct tsc_sim_result *r, char *er
         return tsc_sim_partition(o, r, errmsg);
     case TSC_SIM_CAMPAIGN:
         return tsc_sim_campaign(o, r, errmsg);
+    case TSC_SIM_ELECTION:
+        return tsc_sim_election(o, r, errmsg);
+    case TSC_SIM_FAILOVER:
+        return tsc_sim_failover(o, r, errmsg);
     default:
         tsc_errmsg_setf(errmsg, "unknown scenario %d", o->scenario);
         return TSC_EINVAL;

@@ -5,7 +5,9 @@
  *   tscsim converge  --nodes N --seed S [--loss P]
  *   tscsim crash     --nodes N --kill K --seed S [--loss P] [--duration SECONDS]
  *   tscsim partition --nodes N --seed S
- *   tscsim campaign  --seeds A..B --nodes N
+ *   tscsim campaign  --seeds A..B --nodes N [--voters V] [--drift EPS]
+ *   tscsim election  --nodes N --voters V --seed S
+ *   tscsim failover  --nodes N --voters V --seeds A..B
  *
  * This header is what main.c, the tests and bench_sim.c use: parse options,
  * run a scenario into a result, print the result (one JSON object with
@@ -24,6 +26,9 @@ enum tsc_sim_scenario {
     TSC_SIM_CRASH,
     TSC_SIM_PARTITION,
     TSC_SIM_CAMPAIGN,
+    TSC_SIM_ELECTION,
+    TSC_SIM_FAILOVER,
+    TSC_SIM_SCENARIO_MAX = TSC_SIM_FAILOVER
 };
 
 enum tsc_sim_crypto {
@@ -49,6 +54,10 @@ struct tsc_sim_opts {
     const char *trace_path;     /* NULL: no trace */
     int verbose;                /* progress on stderr */
     int help;                   /* --help was given */
+    uint32_t voters;            /* election: nodes 0..voters-1 have role voter; 0 = no
+                                   election (default 0, campaign 5, election/failover 3) */
+    double drift;               /* clock-rate bound: rates in [1-drift, 1+drift] (default 0.01) */
+    uint64_t lease_us;          /* 0: from the drift bound (sim/coord.h) */
 };
 
 /* Defaults for a scenario (0 = converge). */
@@ -95,6 +104,14 @@ struct tsc_sim_result {
     /* partition */
     double detect_s, reconverge_s;
     uint64_t heal_dead_marks; /* "dead" marks right after healing */
+    /* election, failover, campaign */
+    double first_coordinator_s; /* start until every live member knows one coordinator */
+    uint64_t term;              /* the coordinator's term at the end */
+    double failover_p50_s, failover_p99_s, failover_max_s;
+    uint64_t failovers; /* failover: measured; campaign: leaderships after the first */
+    uint64_t appends;   /* client records offered to an acting coordinator */
+    uint64_t acked;     /* committed entries (every type) */
+    uint64_t lease_us;  /* the lease the engines ran with */
     /* campaign */
     uint64_t seeds, failing_seeds, faults;
     int has_failing;
@@ -112,6 +129,8 @@ int tsc_sim_converge(const struct tsc_sim_opts *o, struct tsc_sim_result *r, cha
 int tsc_sim_crash(const struct tsc_sim_opts *o, struct tsc_sim_result *r, char *errmsg);
 int tsc_sim_partition(const struct tsc_sim_opts *o, struct tsc_sim_result *r, char *errmsg);
 int tsc_sim_campaign(const struct tsc_sim_opts *o, struct tsc_sim_result *r, char *errmsg);
+int tsc_sim_election(const struct tsc_sim_opts *o, struct tsc_sim_result *r, char *errmsg);
+int tsc_sim_failover(const struct tsc_sim_opts *o, struct tsc_sim_result *r, char *errmsg);
 
 /* Print r: one JSON object on one line with o->json, "key: value" lines
  * otherwise. */

@@ -15,6 +15,7 @@
 
 #include "common/alloc.h"
 #include "common/time.h"
+#include "sim/coord.h"
 #include "sim/stats.h"
 
 /* ---- id -> index map (open addressing, ids are never 0) ---- */
@@ -184,6 +185,7 @@ void tsc_sim_world_free(struct tsc_sim_world *w)
 {
     if (!w)
         return;
+    tsc__sim_coord_world_free(w);
     if (w->nodes)
         for (uint32_t i = 0; i < w->n; i++)
             if (w->nodes[i].g)
@@ -240,6 +242,16 @@ static const char *msg_type_name(unsigned t)
         return "pushpull_req";
     case TSC_MSG_PUSHPULL_RESP:
         return "pushpull_resp";
+    case TSC_MSG_RAFT_VOTE:
+        return "raft_vote";
+    case TSC_MSG_RAFT_VOTE_RESP:
+        return "raft_vote_resp";
+    case TSC_MSG_RAFT_APPEND:
+        return "raft_append";
+    case TSC_MSG_RAFT_APPEND_RESP:
+        return "raft_append_resp";
+    case TSC_MSG_RAFT_TIMEOUT_NOW:
+        return "raft_timeout_now";
     default:
         return "other";
     }
@@ -294,6 +306,13 @@ static int deliver(struct tsc_sim_world *w, const struct tsc_sim_ev *ev)
     if (!lost) {
         w->delivered_msgs++;
         w->delivered_bytes += m->len;
+        /* One port, as in tscd: open once, route by envelope type. */
+        if (w->coord && tsc__sim_coord_is_raft(w, m->data, m->len)) {
+            rc = tsc__sim_coord_deliver(w, ev->node, ev->from, ev->kind == TSC_SIM_EV_STREAM,
+                                        m->data, m->len);
+            msg_unref(w, ev->msg);
+            return rc;
+        }
         struct tsc_gossip_event ge = {
             .type = ev->kind == TSC_SIM_EV_STREAM ? TSC_GOSSIP_EV_STREAM : TSC_GOSSIP_EV_DATAGRAM,
             .now = w->now,
@@ -357,6 +376,20 @@ static int dispatch(struct tsc_sim_world *w, const struct tsc_sim_ev *ev)
     case TSC_SIM_EV_REJOIN:
         w->events++;
         return rejoin(w, ev);
+    case TSC_SIM_EV_ETICK: {
+        struct tsc_sim_cnode *c = w->coord ? &w->coord->c[ev->node] : NULL;
+        if (c == NULL || ev->time != c->tick_at)
+            return 0;
+        c->tick_at = TSC_TIME_NEVER;
+        if (nd->state != TSC_SIM_NODE_UP)
+            return 0;
+        w->events++;
+        w->trace_hash = tsc_sim_hash_u64(w->trace_hash, (ev->time << 17) ^ ev->node ^ (1ull << 63));
+        return tsc__sim_coord_tick(w, ev->node);
+    }
+    case TSC_SIM_EV_CLIENT:
+        w->events++;
+        return w->coord ? tsc__sim_coord_client(w) : 0;
     case TSC_SIM_EV_LEAVE_END:
         w->events++;
         if (nd->state == TSC_SIM_NODE_UP && nd->leaving && nd->lives == ev->msg) {

@@ -83,6 +83,7 @@ struct tsc_sim_world_config {
 };
 
 struct tsc_sim_world;
+struct tsc_sim_coord; /* sim/coord.h: the election, when enabled */
 
 /* Called after every change the world records: observer obs now holds
  * (new_st, new_inc) for subject subj where it held (old_st, old_inc) (old_st
@@ -105,6 +106,11 @@ enum tsc_sim_violation_kind {
     TSC_SIM_V_VIEW_MISMATCH,    /* the engine's view differs from its change list */
     TSC_SIM_V_NOT_CONVERGED,    /* no convergence after faults stopped */
     TSC_SIM_V_ENGINE_ERROR,     /* the engine returned an error */
+    TSC_SIM_V_TWO_LEADERS,      /* two leaders in one term */
+    TSC_SIM_V_ACKED,            /* a committed record lost or changed */
+    TSC_SIM_V_ACTING,           /* two acting coordinators, or one without a majority */
+    TSC_SIM_V_NO_COORD,         /* no single known coordinator after faults stopped */
+    TSC_SIM_V_STORE,            /* the election's persistence contract broken */
     TSC_SIM_V_MAX
 };
 
@@ -143,6 +149,8 @@ struct tsc_sim_world {
     uint64_t violations;
     uint64_t by_kind[TSC_SIM_V_MAX];
     char first_violation[512];
+
+    struct tsc_sim_coord *coord; /* NULL: no election */
 
     tsc_sim_change_fn on_change;
     void *change_arg;
@@ -183,6 +191,10 @@ uint32_t tsc__sim_lookup(const struct tsc_sim_world *w, uint64_t id); /* index o
 void tsc__sim_map_put(struct tsc_sim_world *w, uint64_t id, uint32_t idx);
 /* Copy len bytes into a pooled message slot (refs 0); TSC_SIM_NONE on OOM. */
 uint32_t tsc__sim_msg_new(struct tsc_sim_world *w, const uint8_t *data, size_t len);
+/* Put len bytes from node i on the network to address `to` (copied). 0 or
+ * TSC_ENOMEM. */
+int tsc__sim_send(struct tsc_sim_world *w, uint32_t i, const struct tsc_addr *to, int stream,
+                  const uint8_t *data, size_t len);
 /* A TICK came due for node i: step it, or re-arm if its deadline moved. */
 int tsc__sim_node_tick(struct tsc_sim_world *w, uint32_t i);
 
