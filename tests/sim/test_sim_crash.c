@@ -14,12 +14,12 @@
 
 /* Full size in the normal build; a fifth under ASan+UBSan, which is slower. */
 #ifdef TSC_SANITIZED_BUILD
-#define BIG 200
-#define MID 100
+#define BIG    200
+#define MID    100
 #define LOSS_S 60
 #else
-#define BIG 1000
-#define MID 300
+#define BIG    1000
+#define MID    300
 #define LOSS_S 120
 #endif
 
