@@ -155,6 +155,7 @@ struct tsc_gossip {
     struct tsc_gossip_stats stats;
     int oom; /* an allocation failed during this step */
     uint64_t last_now;
+    int quiet_merge; /* merging the answer to our join: learn, do not re-gossip */
 };
 
 /* members.c */

@@ -60,6 +60,8 @@ int tsc__gossip_on_stream(struct tsc_gossip *g, const struct tsc_envelope *env, 
         g->stats.rejected_malformed++;
         return 0;
     }
+    /* The answer to our join (it echoes the flag) is old news to all but us. */
+    g->quiet_merge = env->type == TSC_MSG_PUSHPULL_RESP && join;
     for (uint32_t i = 0; i < count; i++) {
         const uint8_t *blob;
         size_t len;
@@ -69,15 +71,18 @@ int tsc__gossip_on_stream(struct tsc_gossip *g, const struct tsc_envelope *env, 
             break; /* what was merged so far stands: each item is signed */
         }
         int rc = tsc__gossip_apply_blob(g, blob, len, now, env->sender);
-        if (rc != 0)
+        if (rc != 0) {
+            g->quiet_merge = 0;
             return rc;
+        }
     }
+    g->quiet_merge = 0;
     if (env->type != TSC_MSG_PUSHPULL_REQ)
         return 0;
     struct tsc__member *peer = tsc__gossip_find(g, env->sender);
     if (peer == NULL || peer->id == g->self_id)
         return 0;
-    return tsc__gossip_pushpull_send(g, peer->addr, TSC_MSG_PUSHPULL_RESP, 0);
+    return tsc__gossip_pushpull_send(g, peer->addr, TSC_MSG_PUSHPULL_RESP, join);
 }
 
 static int has_live_peer(const struct tsc_gossip *g)
