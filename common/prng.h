@@ -1,5 +1,5 @@
 /* tsc — the engines' seeded pseudo-random generator (xoshiro256**, seeded
- * through splitmix64). Engines never call rand(): each owns one of these, so a
+ * through splitmix64). Engines never use libc randomness: each owns one of these, so a
  * run is reproducible from (seed, events). Not for cryptographic use. */
 #ifndef TSC_COMMON_PRNG_H
 #define TSC_COMMON_PRNG_H

@@ -2,7 +2,7 @@
  *
  *   tsc_gossip_step(g, &event, &update)
  *
- * The engine never reads a clock, never calls rand(), never touches a socket,
+ * The engine never reads a clock, never uses libc randomness, never touches a socket,
  * a file or libuv: time arrives in event.now (microseconds on the driver's
  * monotonic clock), randomness comes from the engine's own PRNG seeded from
  * the config, and everything to send comes back in the update as sealed

@@ -25,8 +25,8 @@ struct tsc_crypto {
     void (*seal)(uint8_t *c, const uint8_t *m, size_t mlen, const uint8_t *ad, size_t adlen,
                  const uint8_t nonce[TSC_NONCE_BYTES], const uint8_t key[TSC_KEY_BYTES]);
     /* m receives clen - TSC_TAG_BYTES bytes. Returns 0 or TSC_EAUTH. */
-    int (*open)(uint8_t *m, const uint8_t *c, size_t clen, const uint8_t *ad, size_t adlen,
-                const uint8_t nonce[TSC_NONCE_BYTES], const uint8_t key[TSC_KEY_BYTES]);
+    int (*unseal)(uint8_t *m, const uint8_t *c, size_t clen, const uint8_t *ad, size_t adlen,
+                  const uint8_t nonce[TSC_NONCE_BYTES], const uint8_t key[TSC_KEY_BYTES]);
     void (*sign)(uint8_t sig[TSC_SIG_BYTES], const uint8_t *m, size_t mlen,
                  const uint8_t sk[TSC_SK_BYTES]);
     /* Returns 0 or TSC_ESIG. */

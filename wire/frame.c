@@ -180,7 +180,7 @@ int tsc_wire_open(const struct tsc_wire *w, const uint8_t *frame, size_t len, si
     if (tsc_buf_reserve(scratch, pt_len + 1) != 0)
         return TSC_ENOMEM;
     int rc =
-        w->crypto->open(scratch->data, frame + HEADER_BYTES, clen, frame, 1, frame + 1, w->key);
+        w->crypto->unseal(scratch->data, frame + HEADER_BYTES, clen, frame, 1, frame + 1, w->key);
     if (rc != 0)
         return TSC_EAUTH;
     scratch->len = pt_len;

@@ -31,25 +31,25 @@ static void test_seal_open(void **state)
     for (size_t mlen = 0; mlen <= sizeof m; mlen += 37) {
         c->seal(ct, m, mlen, ad, sizeof ad, nonce, key);
         size_t clen = mlen + TSC_TAG_BYTES;
-        assert_int_equal(c->open(out, ct, clen, ad, sizeof ad, nonce, key), 0);
+        assert_int_equal(c->unseal(out, ct, clen, ad, sizeof ad, nonce, key), 0);
         assert_true(mlen == 0 || memcmp(out, m, mlen) == 0);
         /* Wrong key, wrong nonce, wrong ad, every flipped byte: EAUTH. */
-        assert_int_equal(c->open(out, ct, clen, ad, sizeof ad, nonce, key2), TSC_EAUTH);
+        assert_int_equal(c->unseal(out, ct, clen, ad, sizeof ad, nonce, key2), TSC_EAUTH);
         uint8_t n2[TSC_NONCE_BYTES];
         memcpy(n2, nonce, sizeof n2);
         n2[5] ^= 0x40;
-        assert_int_equal(c->open(out, ct, clen, ad, sizeof ad, n2, key), TSC_EAUTH);
-        assert_int_equal(c->open(out, ct, clen, ad, 2, nonce, key), TSC_EAUTH);
+        assert_int_equal(c->unseal(out, ct, clen, ad, sizeof ad, n2, key), TSC_EAUTH);
+        assert_int_equal(c->unseal(out, ct, clen, ad, 2, nonce, key), TSC_EAUTH);
         for (size_t i = 0; i < clen; i++) {
             for (int bit = 0; bit < 8; bit += 7) {
                 ct[i] ^= (uint8_t)(1u << bit);
-                assert_int_equal(c->open(out, ct, clen, ad, sizeof ad, nonce, key), TSC_EAUTH);
+                assert_int_equal(c->unseal(out, ct, clen, ad, sizeof ad, nonce, key), TSC_EAUTH);
                 ct[i] ^= (uint8_t)(1u << bit);
             }
         }
         /* Shortened: EAUTH, also below the tag size. */
         for (size_t cut = 0; cut < clen; cut += 5)
-            assert_int_equal(c->open(out, ct, cut, ad, sizeof ad, nonce, key), TSC_EAUTH);
+            assert_int_equal(c->unseal(out, ct, cut, ad, sizeof ad, nonce, key), TSC_EAUTH);
     }
 }
 
