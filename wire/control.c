@@ -259,6 +259,24 @@ malformed:
     return TSC_EMALFORMED;
 }
 
+static int read_u32(struct tsc_mp_reader *r, uint32_t *out)
+{
+    uint64_t v;
+    if (tsc_mp_read_uint(r, &v) != 0 || v > UINT32_MAX)
+        return TSC_EMALFORMED;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+static int read_u16(struct tsc_mp_reader *r, uint16_t *out)
+{
+    uint64_t v;
+    if (tsc_mp_read_uint(r, &v) != 0 || v > UINT16_MAX)
+        return TSC_EMALFORMED;
+    *out = (uint16_t)v;
+    return 0;
+}
+
 static int decode_member(struct tsc_mp_reader *r, struct tsc_control_member *m)
 {
     uint32_t n;
@@ -275,15 +293,9 @@ static int decode_member(struct tsc_mp_reader *r, struct tsc_control_member *m)
         if (key_is(k, klen, "id")) {
             rc = tsc_mp_read_uint(r, &m->id);
         } else if (key_is(k, klen, "ip")) {
-            rc = tsc_mp_read_uint(r, &v);
-            if (rc == 0 && v > UINT32_MAX)
-                rc = TSC_EMALFORMED;
-            m->addr.ip = (uint32_t)v;
+            rc = read_u32(r, &m->addr.ip);
         } else if (key_is(k, klen, "port")) {
-            rc = tsc_mp_read_uint(r, &v);
-            if (rc == 0 && v > UINT16_MAX)
-                rc = TSC_EMALFORMED;
-            m->addr.port = (uint16_t)v;
+            rc = read_u16(r, &m->addr.port);
         } else if (key_is(k, klen, "status")) {
             rc = tsc_mp_read_uint(r, &v);
             if (rc == 0 && v > 3)
@@ -352,24 +364,6 @@ static int decode_stats(struct tsc_mp_reader *r, struct tsc_control_resp *out)
         out->n_stats++;
     }
     out->has_stats = 1;
-    return 0;
-}
-
-static int read_u32(struct tsc_mp_reader *r, uint32_t *out)
-{
-    uint64_t v;
-    if (tsc_mp_read_uint(r, &v) != 0 || v > UINT32_MAX)
-        return TSC_EMALFORMED;
-    *out = (uint32_t)v;
-    return 0;
-}
-
-static int read_u16(struct tsc_mp_reader *r, uint16_t *out)
-{
-    uint64_t v;
-    if (tsc_mp_read_uint(r, &v) != 0 || v > UINT16_MAX)
-        return TSC_EMALFORMED;
-    *out = (uint16_t)v;
     return 0;
 }
 
