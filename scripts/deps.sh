@@ -6,7 +6,8 @@ set -euo pipefail
 pkgs=(
   build-essential cmake ninja-build pkg-config
   clang libclang-rt-14-dev clang-format
-  libuv1-dev libmsgpack-dev libsodium-dev librocksdb-dev libvirt-dev libcmocka-dev
+  libuv1-dev libmsgpack-dev libsodium-dev librocksdb-dev libvirt-dev libcmocka-dev libyaml-dev
+  libxml2-utils perl redis-server redis-tools
   iproute2 procps python3
 )
 

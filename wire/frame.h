@@ -40,6 +40,9 @@ enum tsc_msg_type {
     TSC_MSG_RAFT_TIMEOUT_NOW = 20, /* leadership transfer: campaign now */
     TSC_MSG_CONTROL_REQ = 32,
     TSC_MSG_CONTROL_RESP = 33,
+    TSC_MSG_STAGE_START = 40,  /* barrier/runlog.h: coordinator -> participant */
+    TSC_MSG_STAGE_REPORT = 41, /* participant -> coordinator, signed */
+    TSC_MSG_STAGE_CANCEL = 42, /* coordinator -> participant */
     TSC_MSG_TYPE_MAX = 63
 };
 
