@@ -122,8 +122,17 @@ void tsc__agent_step(struct tsc_agent *a, struct tsc_gossip_event *ev)
     }
     /* The update is consumed: the election driver may run now (it never
      * steps the gossip engine from here, see coord.c). */
-    if (changed)
+    if (changed) {
         tsc__coord_on_membership(a);
+        for (size_t i = 0; i < up.n_changes && !a->stopping; i++) {
+            int s = up.changes[i].new_status;
+            int was = up.changes[i].old_status;
+            int dead = s == TSC_STATUS_DEAD || s == TSC_STATUS_LEFT;
+            int was_dead = was == TSC_STATUS_DEAD || was == TSC_STATUS_LEFT;
+            if (dead != was_dead || was == 255)
+                tsc__runs_on_member(a, up.changes[i].id, !dead);
+        }
+    }
     if (a->gossip_left)
         tsc__agent_leave_progress(a);
     if (a->stopping)
@@ -255,6 +264,7 @@ void tsc__agent_stop(struct tsc_agent *a)
     close_if(a, TSC__H_SIGTERM, (uv_handle_t *)&a->sigterm);
     close_if(a, TSC__H_SIGINT, (uv_handle_t *)&a->sigint);
     tsc__coord_close(a);
+    tsc__runs_close(a);
     tsc__net_close(a);
 }
 
@@ -336,6 +346,7 @@ static void start_loop(struct tsc_agent *a)
     uv_signal_start(&a->sigint, on_signal, SIGINT);
     uv_timer_start(&a->timer, on_timer, 0, 0);
     tsc__coord_start(a); /* before any gossip step can report membership */
+    tsc__runs_start(a);
 
     a->rejoin_backoff_us = REJOIN_FIRST_US;
     if (a->n_rejoin > 0) {
@@ -389,7 +400,7 @@ int tsc_agent_run(const struct tsc_agent_config *cfg, char *errmsg)
         goto out;
     }
     if ((rc = start_engine(a, errmsg)) == 0 && (rc = tsc__coord_open(a, errmsg)) == 0 &&
-        (rc = tsc__net_start(a, errmsg)) == 0) {
+        (rc = tsc__net_start(a, errmsg)) == 0 && (rc = tsc__runs_open(a, errmsg)) == 0) {
         log_startup(a);
         start_loop(a);
         tsc__agent_trim_startup_pages();
@@ -405,6 +416,7 @@ int tsc_agent_run(const struct tsc_agent_config *cfg, char *errmsg)
     if (rc == 0)
         tsc_logf(TSC_LOG_INFO, "stopped");
 out:
+    tsc__runs_free(a);
     tsc__coord_free(a);
     if (a->gossip != NULL)
         tsc_gossip_free(a->gossip);

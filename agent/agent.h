@@ -11,6 +11,10 @@
  *   coord.c          the election driver: routing, voters, coordinator meta
  *   coord_store.c    election term, vote and log in the store
  *   state.c          node key, incarnation and members in the store
+ *   runs.c           the coordinator side of runs: the barrier engine's driver
+ *   runs_store.c     applied run records, summaries and history in the store
+ *   runs_ctl.c       the run control ops (run, run_status, cancel, history, results)
+ *   participant.c    the participant side: stage scripts through runner.c
  *   store_rocksdb.c  the store adapter;  log.c  the log;  keyfile.c  --key */
 #ifndef TSC_AGENT_AGENT_H
 #define TSC_AGENT_AGENT_H
@@ -19,7 +23,9 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "agent/runner.h"
 #include "agent/store.h"
+#include "barrier/barrier.h"
 #include "common/addr.h"
 #include "common/buf.h"
 #include "common/error.h"
@@ -29,6 +35,7 @@
 #include "wire/control.h"
 #include "wire/frame.h"
 #include "wire/record.h"
+#include "wire/suite.h"
 
 #define TSC_AGENT_MAX_JOIN     32
 #define TSC_AGENT_DEFAULT_PORT 7946
@@ -75,6 +82,11 @@ struct tsc__agent_counters {
 #define TSC__H_TCP         32
 #define TSC__H_CTL         64
 #define TSC__H_COORD_TIMER 128
+#define TSC__H_RUNS_TIMER  256
+
+/* Bytes of one replicated run record (the election engine allows up to
+ * 256 KiB less framing): a SUBMIT carries the suite, a STAGE the results. */
+#define TSC__RUN_MAX_RECORD (240u << 10)
 
 /* The election driver's state (coord.c). */
 struct tsc__coord {
@@ -87,6 +99,29 @@ struct tsc__coord {
     uint64_t last_leader, last_term;
     int leave_done; /* after LEAVE: leadership handed over (or never held) */
     int is_voter_role;
+};
+
+/* Runs: both barrier engines and their drivers (runs.c, participant.c). */
+struct tsc__runs {
+    struct tsc_barrier *b; /* coordinator side, fed on every voter */
+    struct tsc_part *p;    /* participant side */
+    struct tsc_runner runner;
+    uv_timer_t timer; /* the barrier engine's next deadline */
+    int acting;       /* what the barrier engine was last told */
+    uint64_t term;
+    /* Proposals and applies wait here while the election engine is inside
+     * a step (its update must be consumed before it runs again). */
+    struct tsc_buf *pending;
+    size_t n_pending, cap_pending;
+    int in_coord_step;
+    int done_stored; /* participant.c: the DONE being stepped is stored already */
+    /* Rendering cache: the decoded suite of the run STARTs are sent for. */
+    uint64_t cache_run;
+    int cache_ok;
+    struct tsc_suite suite;
+    struct tsc_runlog submit;
+    struct tsc_buf submit_bytes;
+    char work_root[4096];
 };
 
 union tsc__handle {
@@ -145,6 +180,8 @@ struct tsc_agent {
     uint64_t next_auth_warn_us; /* rate limit for "peer has another key" */
 
     struct tsc__coord coord;
+    struct tsc__runs runs;
+    uint64_t next_conn_id;
 
     int leaving, stopping;
     int gossip_left; /* leaving: the engine's LEFT announcement went out */
@@ -186,10 +223,12 @@ void tsc__net_close(struct tsc_agent *a);
 /* control.c: a complete frame arrived on an incoming TCP (sealed) or Unix
  * (plaintext) connection. On return `reply` holds the frame to send back
  * (without the length prefix), or is empty for "just close". */
-void tsc__agent_on_tcp_frame(struct tsc_agent *a, const struct tsc_addr *from, const uint8_t *frame,
-                             size_t len, struct tsc_buf *reply);
-void tsc__agent_on_unix_frame(struct tsc_agent *a, const uint8_t *msg, size_t len,
-                              struct tsc_buf *reply);
+/* Both return 1 when the reply is deferred (the request was forwarded to
+ * the coordinator; tsc__net_reply(conn_id) comes later), else 0. */
+int tsc__agent_on_tcp_frame(struct tsc_agent *a, uint64_t conn_id, const struct tsc_addr *from,
+                            const uint8_t *frame, size_t len, struct tsc_buf *reply);
+int tsc__agent_on_unix_frame(struct tsc_agent *a, uint64_t conn_id, const uint8_t *msg, size_t len,
+                             struct tsc_buf *reply);
 
 /* coord.c: the coordinator election driver (see the comment there). */
 /* Load the persisted election state and create the engine (before the loop). */
@@ -214,6 +253,72 @@ uint64_t tsc__coord_view(struct tsc_agent *a, uint64_t *term, struct tsc_addr *a
 int tsc__coord_fence(struct tsc_agent *a, uint64_t term);
 /* Fill a status answer (tscctl status). */
 void tsc__coord_status(struct tsc_agent *a, struct tsc_control_status *st);
+
+/* Replicate a record (leader only). 0 with *index, or TSC_ESTATE (not the
+ * acting coordinator), TSC_ETOOBIG, TSC_ENOMEM. Never call from inside an
+ * election step (runs.c queues instead). */
+int tsc__coord_append(struct tsc_agent *a, const uint8_t *data, size_t len, uint64_t *index);
+/* Is this agent the acting coordinator (leader inside its lease)? */
+int tsc__coord_acting(struct tsc_agent *a);
+
+/* runs.c */
+int tsc__runs_open(struct tsc_agent *a, char *errmsg);
+void tsc__runs_start(struct tsc_agent *a);
+void tsc__runs_close(struct tsc_agent *a);
+void tsc__runs_free(struct tsc_agent *a);
+/* A committed DATA entry of the election log (called inside an election step). */
+void tsc__runs_apply(struct tsc_agent *a, const struct tsc_election_entry *e);
+/* After every top-level election step: leadership check, queued work. */
+void tsc__runs_after_coord_step(struct tsc_agent *a);
+/* A member's status changed. */
+void tsc__runs_on_member(struct tsc_agent *a, uint64_t id, int alive);
+/* A sealed STAGE_REPORT frame's opened envelope. */
+void tsc__runs_on_report(struct tsc_agent *a, const struct tsc_envelope *env);
+/* Send a sealed message of type `type` with body to a node (stream). */
+void tsc__runs_send(struct tsc_agent *a, const struct tsc_addr *to, int type, const uint8_t *body,
+                    size_t len);
+/* Look a member up: its address and, with pk != NULL, its public key. */
+int tsc__runs_member(struct tsc_agent *a, uint64_t id, struct tsc_addr *addr,
+                     uint8_t pk[TSC_PK_BYTES]);
+
+/* runs_store.c */
+/* Store an applied record (SUBMIT/STAGE/CANCEL) and update the summary. */
+void tsc__runs_store_record(struct tsc_agent *a, uint64_t index, const struct tsc_runlog *r,
+                            const uint8_t *data, size_t len);
+/* The run finished (state: enum tsc_run_state). */
+void tsc__runs_store_finished(struct tsc_agent *a, uint64_t run, int state);
+/* Every stored record of run, in order (SUBMIT first). recs[i] point into
+ * *hold. 0, TSC_ENOTFOUND, TSC_ESTORE, TSC_ENOMEM. */
+int tsc__runs_store_load(struct tsc_agent *a, uint64_t run, struct tsc_control_bytes **recs,
+                         size_t *n, struct tsc_buf *hold, char *errmsg);
+/* History, newest first. *out allocated. */
+int tsc__runs_store_history(struct tsc_agent *a, const char *suite, uint32_t limit,
+                            struct tsc_control_run_summary **out, size_t *n, char *errmsg);
+/* The newest run id (0: none). */
+uint64_t tsc__runs_store_last(struct tsc_agent *a);
+
+/* runs_ctl.c: a run op. Returns 0 with the body in out, or a TSC_E* with
+ * errmsg (the caller encodes the error). */
+int tsc__runs_control(struct tsc_agent *a, const struct tsc_control_req *req, struct tsc_buf *out,
+                      char *errmsg);
+
+/* participant.c */
+int tsc__part_open(struct tsc_agent *a, char *errmsg);
+void tsc__part_on_start(struct tsc_agent *a, const struct tsc_envelope *env);
+void tsc__part_on_cancel(struct tsc_agent *a, const struct tsc_envelope *env);
+void tsc__part_close(struct tsc_agent *a);
+void tsc__part_free(struct tsc_agent *a);
+
+/* Deferred control replies (net_uv.c): a handler that forwards a request
+ * answers later with tsc__net_reply(conn_id, frame). */
+void tsc__net_reply(struct tsc_agent *a, uint64_t conn_id, const uint8_t *frame, size_t len);
+/* Send `sealed` (a CONTROL_REQ) to the coordinator at `to` and hand its
+ * reply frame (or NULL on failure) to tsc__agent_on_forwarded. */
+void tsc__net_forward(struct tsc_agent *a, uint64_t conn_id, int origin_tcp,
+                      const struct tsc_addr *to, const uint8_t *sealed, size_t len);
+/* control.c: the forwarded request's answer arrived (frame NULL: failed). */
+void tsc__agent_on_forwarded(struct tsc_agent *a, uint64_t conn_id, int origin_tcp,
+                             const uint8_t *frame, size_t len, const char *why);
 
 /* coord_store.c */
 /* Read term, vote and log; entries/data live in *hold until freed by the

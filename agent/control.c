@@ -131,9 +131,97 @@ static int build_stats(struct tsc_agent *a, struct tsc_buf *out)
 
 #undef STAT
 
+static int seal_reply(struct tsc_agent *a, const struct tsc_buf *body, struct tsc_buf *reply);
+
+/* A run op on an agent that is not the acting coordinator: send it on, with
+ * "fwd" set so that it is never forwarded twice. 1 when forwarded. */
+static int forward(struct tsc_agent *a, uint64_t conn_id, int origin_tcp,
+                   const struct tsc_control_req *r, char *errmsg)
+{
+    struct tsc_control_req f = *r;
+    struct tsc_addr to;
+    struct tsc_buf body, sealed;
+    struct tsc_envelope env;
+    uint8_t nonce[TSC_NONCE_BYTES];
+    int rc;
+    uint64_t coord = tsc__coord_view(a, NULL, &to);
+    if (coord == 0 || coord == a->self_id) {
+        tsc_errmsg_setf(errmsg, "no coordinator is known yet; try again in a moment");
+        return 0;
+    }
+    f.forwarded = 1;
+    tsc_buf_init(&body);
+    tsc_buf_init(&sealed);
+    rc = tsc_control_req_encode(&f, &body);
+    if (rc == 0) {
+        memset(&env, 0, sizeof env);
+        env.sender = a->self_id;
+        env.seq = tsc__agent_wall_us();
+        if (env.seq <= a->last_ctl_seq)
+            env.seq = a->last_ctl_seq + 1;
+        a->last_ctl_seq = env.seq;
+        env.type = TSC_MSG_CONTROL_REQ;
+        env.body = body.data;
+        env.body_len = body.len;
+        randombytes_buf(nonce, sizeof nonce);
+        rc = tsc_wire_seal(&a->wire, &env, nonce, TSC_WIRE_MAX_FRAME, &sealed);
+    }
+    if (rc == 0)
+        tsc__net_forward(a, conn_id, origin_tcp, &to, sealed.data, sealed.len);
+    else
+        tsc_errmsg_setf(errmsg, "forwarding to the coordinator: %s", tsc_strerror(rc));
+    tsc_buf_free(&body);
+    tsc_buf_free(&sealed);
+    return rc == 0;
+}
+
+void tsc__agent_on_forwarded(struct tsc_agent *a, uint64_t conn_id, int origin_tcp,
+                             const uint8_t *frame, size_t len, const char *why)
+{
+    struct tsc_envelope env;
+    struct tsc_buf body, reply;
+    tsc_buf_init(&body);
+    tsc_buf_init(&reply);
+    /* The coordinator's answer is sealed for us; open it, then hand the body
+     * on in the form the client asked in (plaintext on the Unix socket). */
+    if (frame != NULL &&
+        tsc_wire_open(&a->wire, frame, len, TSC_WIRE_MAX_FRAME, &body, &env) == 0 &&
+        env.type == TSC_MSG_CONTROL_RESP) {
+        struct tsc_buf copy;
+        tsc_buf_init(&copy);
+        if (tsc_buf_append(&copy, env.body, env.body_len) == 0) {
+            tsc_buf_free(&body);
+            body = copy;
+        } else {
+            tsc_buf_free(&copy);
+            tsc_buf_reset(&body);
+        }
+    } else {
+        tsc_buf_reset(&body);
+    }
+    if (body.len == 0) {
+        char msg[TSC_ERRMSG_SIZE];
+        tsc_errmsg_setf(msg, "forwarding to the coordinator: %s",
+                        why ? why : "its answer could not be opened");
+        tsc_control_resp_encode_error(TSC_ECONNREFUSED, msg, &body);
+    }
+    if (origin_tcp) {
+        if (seal_reply(a, &body, &reply) == 0)
+            tsc__net_reply(a, conn_id, reply.data, reply.len);
+        else
+            tsc__net_reply(a, conn_id, NULL, 0);
+    } else {
+        tsc__net_reply(a, conn_id, body.data, body.len);
+    }
+    tsc_buf_free(&body);
+    tsc_buf_free(&reply);
+}
+
 /* Decode a request and encode the response body into out (reset first). A
- * request that cannot be served still gets an answer: an error response. */
-static void handle_request(struct tsc_agent *a, const uint8_t *req, size_t len, struct tsc_buf *out)
+ * request that cannot be served still gets an answer: an error response.
+ * Returns 1 when the request was forwarded and the answer comes later. */
+static int handle_request(struct tsc_agent *a, uint64_t conn_id, int origin_tcp, const uint8_t *req,
+                          size_t len, struct tsc_buf *out)
 {
     struct tsc_control_req r;
     char errmsg[TSC_ERRMSG_SIZE] = "";
@@ -143,6 +231,17 @@ static void handle_request(struct tsc_agent *a, const uint8_t *req, size_t len, 
     rc = tsc_control_req_decode(req, len, &r, errmsg);
     if (rc != 0) {
         a->c.control_rejected++;
+    } else if (tsc_control_op_is_coordinator(r.op)) {
+        if (tsc__coord_acting(a)) {
+            rc = tsc__runs_control(a, &r, out, errmsg);
+        } else if (r.forwarded) {
+            rc = TSC_ESTATE;
+            tsc_errmsg_setf(errmsg, "this agent is no longer the coordinator; try again");
+        } else if (forward(a, conn_id, origin_tcp, &r, errmsg)) {
+            return 1;
+        } else {
+            rc = TSC_ESTATE;
+        }
     } else if (r.op == TSC_CONTROL_OP_MEMBERS) {
         rc = build_members(a, out);
     } else if (r.op == TSC_CONTROL_OP_STATUS) {
@@ -159,6 +258,7 @@ static void handle_request(struct tsc_agent *a, const uint8_t *req, size_t len, 
         tsc_buf_reset(out);
         tsc_control_resp_encode_error(rc, errmsg, out);
     }
+    return 0;
 }
 
 /* Seal body as a CONTROL_RESP into reply. The nonce is random (libsodium):
@@ -194,21 +294,34 @@ static void feed_stream(struct tsc_agent *a, const struct tsc_addr *from, const 
 }
 
 /* The part of tsc__agent_on_tcp_frame that runs with the frame opened. */
-static void on_opened_frame(struct tsc_agent *a, const struct tsc_addr *from,
-                            const struct tsc_envelope *env, const uint8_t *frame, size_t len,
-                            struct tsc_buf *reply)
+static int on_opened_frame(struct tsc_agent *a, uint64_t conn_id, const struct tsc_addr *from,
+                           const struct tsc_envelope *env, const uint8_t *frame, size_t len,
+                           struct tsc_buf *reply)
 {
     if (env->type >= TSC_MSG_RAFT_VOTE && env->type < TSC_MSG_CONTROL_REQ) {
         tsc__coord_on_frame(a, 1, from, frame, len); /* election (coord.c) */
-        return;
+        return 0;
     }
-    if (env->type != TSC_MSG_CONTROL_REQ) {
+    switch (env->type) {
+    case TSC_MSG_STAGE_START:
+        tsc__part_on_start(a, env);
+        return 0;
+    case TSC_MSG_STAGE_CANCEL:
+        tsc__part_on_cancel(a, env);
+        return 0;
+    case TSC_MSG_STAGE_REPORT:
+        tsc__runs_on_report(a, env);
+        return 0;
+    case TSC_MSG_CONTROL_REQ:
+        break;
+    default:
         /* Push-pull, or anything else the engine will judge and count. */
         feed_stream(a, from, frame, len);
-        return;
+        return 0;
     }
     /* env->body lives in a->scratch, which nothing below touches. */
-    handle_request(a, env->body, env->body_len, &a->body);
+    if (handle_request(a, conn_id, 1, env->body, env->body_len, &a->body))
+        return 1;
     size_t start = reply->len;
     int rc = seal_reply(a, &a->body, reply);
     if (rc == TSC_ETOOBIG) {
@@ -220,15 +333,17 @@ static void on_opened_frame(struct tsc_agent *a, const struct tsc_addr *from,
         reply->len = start;
         tsc_logf(TSC_LOG_WARN, "control reply: %s", tsc_strerror(rc));
     }
+    return 0;
 }
 
-void tsc__agent_on_tcp_frame(struct tsc_agent *a, const struct tsc_addr *from, const uint8_t *frame,
-                             size_t len, struct tsc_buf *reply)
+int tsc__agent_on_tcp_frame(struct tsc_agent *a, uint64_t conn_id, const struct tsc_addr *from,
+                            const uint8_t *frame, size_t len, struct tsc_buf *reply)
 {
     struct tsc_envelope env;
+    int deferred = 0;
     int rc = tsc_wire_open(&a->wire, frame, len, TSC_WIRE_MAX_FRAME, &a->scratch, &env);
     if (rc == 0) {
-        on_opened_frame(a, from, &env, frame, len, reply);
+        deferred = on_opened_frame(a, conn_id, from, &env, frame, len, reply);
     } else {
         feed_stream(a, from, frame, len); /* counted by the engine */
         if (rc == TSC_EAUTH || rc == TSC_ECLUSTER)
@@ -236,13 +351,16 @@ void tsc__agent_on_tcp_frame(struct tsc_agent *a, const struct tsc_addr *from, c
     }
     trim(&a->body);
     trim(&a->scratch);
+    return deferred;
 }
 
-void tsc__agent_on_unix_frame(struct tsc_agent *a, const uint8_t *msg, size_t len,
-                              struct tsc_buf *reply)
+int tsc__agent_on_unix_frame(struct tsc_agent *a, uint64_t conn_id, const uint8_t *msg, size_t len,
+                             struct tsc_buf *reply)
 {
-    handle_request(a, msg, len, &a->body);
+    if (handle_request(a, conn_id, 0, msg, len, &a->body))
+        return 1;
     if (tsc_buf_append(reply, a->body.data, a->body.len) != 0)
         tsc_logf(TSC_LOG_WARN, "control reply: out of memory");
     trim(&a->body);
+    return 0;
 }

@@ -127,29 +127,42 @@ static void log_leader(struct tsc_agent *a, const struct tsc_election_update *up
 }
 
 /* Step the election engine and carry out its update in the contract's order:
- * persist, then send, then re-arm. */
-static void coord_step(struct tsc_agent *a, struct tsc_election_event *ev)
+ * persist, then apply committed records, then send, then re-arm. Returns
+ * the step's result; *index (may be NULL) gets update.appended_index. */
+static int coord_step_ex(struct tsc_agent *a, struct tsc_election_event *ev, uint64_t *index)
 {
     struct tsc__coord *c = &a->coord;
     struct tsc_election_update up;
     char errmsg[TSC_ERRMSG_SIZE] = "";
     if (a->stopping || c->e == NULL)
-        return;
+        return TSC_ESTATE;
+    if (a->runs.in_coord_step) {
+        /* Never re-enter the engine while its update is being consumed. */
+        tsc_logf(TSC_LOG_ERROR, "election step re-entered (event %d); dropped", ev->type);
+        return TSC_ESTATE;
+    }
     memset(&up, 0, sizeof up);
     ev->now = tsc__agent_now();
     int rc = tsc_election_step(c->e, ev, &up);
-    if (rc != 0 && rc != TSC_ESTATE)
+    if (index != NULL)
+        *index = up.appended_index;
+    if (rc != 0 && rc != TSC_ESTATE && rc != TSC_ETOOBIG)
         tsc_logf(TSC_LOG_WARN, "election step (event %d): %s", ev->type, tsc_strerror(rc));
     if (tsc__coord_store_persist(a, &up, errmsg) != 0) {
         a->c.store_errors++;
         tsc_logf(TSC_LOG_ERROR, "%s; stopping: cannot vote or replicate without it", errmsg);
         tsc__agent_stop(a);
-        return;
+        return TSC_ESTORE;
     }
-    for (size_t i = 0; i < up.n_committed; i++)
+    a->runs.in_coord_step = 1;
+    for (size_t i = 0; i < up.n_committed; i++) {
         if (up.committed[i].type == TSC_RAFT_ENTRY_CONFIG)
             tsc_logf(TSC_LOG_INFO, "election: voter set change committed at index %llu",
                      (unsigned long long)up.committed[i].index);
+        else if (up.committed[i].type == TSC_RAFT_ENTRY_DATA)
+            tsc__runs_apply(a, &up.committed[i]);
+    }
+    a->runs.in_coord_step = 0;
     for (size_t i = 0; i < up.n_out; i++) {
         const struct tsc_election_out *o = &up.out[i];
         if (o->kind == TSC_ELECTION_OUT_DATAGRAM)
@@ -166,9 +179,36 @@ static void coord_step(struct tsc_agent *a, struct tsc_election_event *ev)
         tsc_logf(TSC_LOG_INFO, "election: left (leadership handed over or never held)");
         tsc__agent_leave_progress(a);
         if (a->stopping)
-            return;
+            return rc;
     }
     arm(a, up.next_deadline, ev->now);
+    /* The update is consumed: the runs driver may step the engine again. */
+    tsc__runs_after_coord_step(a);
+    return rc;
+}
+
+static void coord_step(struct tsc_agent *a, struct tsc_election_event *ev)
+{
+    coord_step_ex(a, ev, NULL);
+}
+
+int tsc__coord_append(struct tsc_agent *a, const uint8_t *data, size_t len, uint64_t *index)
+{
+    struct tsc_election_event ev;
+    if (!tsc__coord_acting(a))
+        return TSC_ESTATE;
+    memset(&ev, 0, sizeof ev);
+    ev.type = TSC_ELECTION_EV_APPEND;
+    ev.data = data;
+    ev.len = len;
+    *index = 0;
+    int rc = coord_step_ex(a, &ev, index);
+    return rc == 0 && *index == 0 ? TSC_ESTATE : rc;
+}
+
+int tsc__coord_acting(struct tsc_agent *a)
+{
+    return a->coord.e != NULL && !a->leaving && tsc_election_acting(a->coord.e, tsc__agent_now());
 }
 
 void tsc__coord_on_frame(struct tsc_agent *a, int stream, const struct tsc_addr *from,
@@ -335,6 +375,7 @@ int tsc__coord_open(struct tsc_agent *a, char *errmsg)
     rc = tsc__coord_store_load(a, &r, &entries, &hold, errmsg);
     if (rc == 0) {
         tsc_election_config_default(&cfg);
+        cfg.max_record = TSC__RUN_MAX_RECORD; /* run records: suites and stage results */
         /* Two leaders never act at once only if lease <= T_min (1 - e) / (1 + e)
          * for a clock-rate drift e between nodes (tscsim's campaign shows
          * overlap without it). We allow e = 1 %; quartz drifts ~0.01 %. */

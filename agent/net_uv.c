@@ -30,7 +30,11 @@
 #define CONN_OUT_DEADLINE_US TSC_SEC(5)  /* to connect and write */
 #define READ_CHUNK           65536
 
-enum conn_kind { CONN_TCP_IN, CONN_UNIX_IN, CONN_TCP_OUT };
+#define CONN_FWD_DEADLINE_US TSC_SEC(30) /* a forwarded control request, end to end */
+
+/* CONN_FWD_OUT: a control request forwarded to the coordinator; its reply
+ * frame goes back to the connection `origin` (by id: it may be gone). */
+enum conn_kind { CONN_TCP_IN, CONN_UNIX_IN, CONN_TCP_OUT, CONN_FWD_OUT };
 
 struct tsc__conn {
     union tsc__handle h;
@@ -44,6 +48,11 @@ struct tsc__conn {
     uv_connect_t connect;
     uv_write_t write;
     int closing;
+    uint64_t id;     /* unique per agent process */
+    int deferred;    /* CONN_*_IN: waiting for tsc__net_reply */
+    uint64_t origin; /* CONN_FWD_OUT: the connection to answer */
+    int origin_tcp;
+    int answered; /* CONN_FWD_OUT: the reply (or failure) was handed over */
 };
 
 struct udp_send {
@@ -80,17 +89,25 @@ static void put_be32(uint8_t *p, uint32_t v)
 
 /* ---- connections -------------------------------------------------------- */
 
+static int is_out(const struct tsc__conn *c)
+{
+    return c->kind == CONN_TCP_OUT || c->kind == CONN_FWD_OUT;
+}
+
 static void conn_closed(uv_handle_t *h)
 {
     struct tsc__conn *c = h->data;
     struct tsc_agent *a = c->agent;
+    if (c->kind == CONN_FWD_OUT && !c->answered && !a->stopping)
+        tsc__agent_on_forwarded(a, c->origin, c->origin_tcp, NULL, 0,
+                                "no answer from the coordinator");
     if (c->prev)
         c->prev->next = c->next;
     else
         a->conns = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    if (c->kind == CONN_TCP_OUT)
+    if (is_out(c))
         a->n_conns_out--;
     else
         a->n_conns_in--;
@@ -116,16 +133,18 @@ static struct tsc__conn *conn_new(struct tsc_agent *a, int kind)
         return NULL;
     c->agent = a;
     c->kind = kind;
+    c->id = ++a->next_conn_id;
     c->h.handle.data = c;
-    c->deadline =
-        tsc__agent_now() + (kind == CONN_TCP_OUT ? CONN_OUT_DEADLINE_US : CONN_IN_DEADLINE_US);
+    c->deadline = tsc__agent_now() + (kind == CONN_TCP_OUT   ? CONN_OUT_DEADLINE_US
+                                      : kind == CONN_FWD_OUT ? CONN_FWD_DEADLINE_US
+                                                             : CONN_IN_DEADLINE_US);
     tsc_buf_init(&c->in);
     tsc_buf_init(&c->out);
     c->next = a->conns;
     if (a->conns)
         a->conns->prev = c;
     a->conns = c;
-    if (kind == CONN_TCP_OUT)
+    if (is_out(c))
         a->n_conns_out++;
     else
         a->n_conns_in++;
@@ -138,7 +157,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 static void on_written(uv_write_t *req, int status)
 {
     struct tsc__conn *c = req->data;
-    if (c->kind != CONN_TCP_OUT || c->closing) {
+    if (!is_out(c) || c->closing) {
         conn_close(c);
         return;
     }
@@ -157,10 +176,17 @@ static void on_written(uv_write_t *req, int status)
         conn_close(c);
 }
 
-/* An outgoing stream got a reply frame: the only one defined is the marker. */
+/* An outgoing stream got a reply frame: the only one defined is the marker,
+ * except on a forwarded control request, where it is the answer. */
 static void conn_reply(struct tsc__conn *c)
 {
     struct tsc_agent *a = c->agent;
+    if (c->kind == CONN_FWD_OUT) {
+        c->answered = 1;
+        tsc__agent_on_forwarded(a, c->origin, c->origin_tcp, c->in.data + 4, c->in.len - 4, NULL);
+        conn_close(c);
+        return;
+    }
     char addr[TSC_ADDR_STRLEN];
     uint64_t now = tsc__agent_now();
     if (c->in.len == 4 + TSC_CONTROL_EAUTH_MARKER_LEN &&
@@ -180,7 +206,7 @@ static void conn_write_out(struct tsc__conn *c)
     c->write.data = c;
     int rc = uv_write(&c->write, &c->h.stream, &b, 1, on_written);
     if (rc != 0) {
-        if (c->kind == CONN_TCP_OUT)
+        if (is_out(c))
             c->agent->c.streams_failed++;
         conn_close(c);
     }
@@ -197,12 +223,20 @@ static void conn_dispatch(struct tsc__conn *c)
         conn_close(c);
         return;
     }
+    int deferred;
     if (c->kind == CONN_TCP_IN)
-        tsc__agent_on_tcp_frame(a, &c->peer, c->in.data + 4, c->in.len - 4, &c->out);
+        deferred =
+            tsc__agent_on_tcp_frame(a, c->id, &c->peer, c->in.data + 4, c->in.len - 4, &c->out);
     else
-        tsc__agent_on_unix_frame(a, c->in.data + 4, c->in.len - 4, &c->out);
+        deferred = tsc__agent_on_unix_frame(a, c->id, c->in.data + 4, c->in.len - 4, &c->out);
     /* The request is done with; release it before the reply goes out. */
     tsc_buf_free(&c->in);
+    if (deferred && !a->stopping) {
+        c->deferred = 1;
+        c->deadline = tsc__agent_now() + CONN_FWD_DEADLINE_US + TSC_SEC(1);
+        tsc_buf_reset(&c->out);
+        return;
+    }
     if (a->stopping || c->out.len <= 4 || c->out.len - 4 > TSC_WIRE_MAX_FRAME) {
         conn_close(c);
         return;
@@ -239,7 +273,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     struct tsc__conn *c = s->data;
     struct tsc_agent *a = c->agent;
     if (nread < 0) {
-        if (c->in.len > 0 && c->kind != CONN_TCP_OUT) /* the peer went away mid-frame */
+        if (c->in.len > 0 && !is_out(c)) /* the peer went away mid-frame */
             a->c.frame_errors++;
         conn_close(c);
         return;
@@ -254,7 +288,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         uint32_t n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
         uint32_t max = c->kind == CONN_TCP_OUT ? TSC_CONTROL_EAUTH_MARKER_LEN : TSC_WIRE_MAX_FRAME;
         if (n == 0 || n > max) {
-            if (c->kind != CONN_TCP_OUT)
+            if (!is_out(c))
                 a->c.frame_errors++;
             tsc_logf(TSC_LOG_DEBUG, "stream: bad frame length %u; closing", n);
             conn_close(c);
@@ -262,7 +296,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         }
     }
     if (conn_missing(c) == 0) {
-        if (c->kind == CONN_TCP_OUT)
+        if (is_out(c))
             conn_reply(c);
         else
             conn_dispatch(c);
@@ -349,19 +383,21 @@ static void on_connect(uv_connect_t *req, int status)
         conn_write_out(c);
 }
 
-void tsc__net_send_stream(struct tsc_agent *a, const struct tsc_addr *to, const uint8_t *data,
-                          size_t len)
+/* Open an outgoing stream of `kind` that writes [len][data] to `to`; NULL
+ * when it could not even start (counted). */
+static struct tsc__conn *stream_open(struct tsc_agent *a, int kind, const struct tsc_addr *to,
+                                     const uint8_t *data, size_t len)
 {
     struct sockaddr_in sa;
     uint8_t hdr[4];
     if (a->stopping || len == 0 || len > TSC_WIRE_MAX_FRAME || a->n_conns_out >= MAX_CONNS_OUT) {
         a->c.streams_failed++;
-        return;
+        return NULL;
     }
-    struct tsc__conn *c = conn_new(a, CONN_TCP_OUT);
+    struct tsc__conn *c = conn_new(a, kind);
     if (c == NULL) {
         a->c.streams_failed++;
-        return;
+        return NULL;
     }
     uv_tcp_init(&a->loop, &c->h.tcp);
     c->h.handle.data = c;
@@ -370,7 +406,7 @@ void tsc__net_send_stream(struct tsc_agent *a, const struct tsc_addr *to, const 
     if (tsc_buf_append(&c->out, hdr, 4) != 0 || tsc_buf_append(&c->out, data, len) != 0) {
         a->c.streams_failed++;
         conn_close(c);
-        return;
+        return NULL;
     }
     to_sockaddr(to, &sa);
     c->connect.data = c;
@@ -378,14 +414,55 @@ void tsc__net_send_stream(struct tsc_agent *a, const struct tsc_addr *to, const 
     if (rc != 0) {
         a->c.streams_failed++;
         conn_close(c);
+        return NULL;
     }
+    return c;
+}
+
+void tsc__net_send_stream(struct tsc_agent *a, const struct tsc_addr *to, const uint8_t *data,
+                          size_t len)
+{
+    stream_open(a, CONN_TCP_OUT, to, data, len);
+}
+
+void tsc__net_forward(struct tsc_agent *a, uint64_t conn_id, int origin_tcp,
+                      const struct tsc_addr *to, const uint8_t *sealed, size_t len)
+{
+    struct tsc__conn *c = stream_open(a, CONN_FWD_OUT, to, sealed, len);
+    if (c == NULL) {
+        tsc__agent_on_forwarded(a, conn_id, origin_tcp, NULL, 0,
+                                "cannot open a connection to the coordinator");
+        return;
+    }
+    c->origin = conn_id;
+    c->origin_tcp = origin_tcp;
+}
+
+void tsc__net_reply(struct tsc_agent *a, uint64_t conn_id, const uint8_t *frame, size_t len)
+{
+    struct tsc__conn *c;
+    uint8_t hdr[4];
+    for (c = a->conns; c != NULL; c = c->next)
+        if (c->id == conn_id)
+            break;
+    if (c == NULL || c->closing || !c->deferred)
+        return; /* the client gave up */
+    c->deferred = 0;
+    tsc_buf_reset(&c->out);
+    put_be32(hdr, (uint32_t)len);
+    if (a->stopping || len == 0 || len > TSC_WIRE_MAX_FRAME ||
+        tsc_buf_append(&c->out, hdr, 4) != 0 || tsc_buf_append(&c->out, frame, len) != 0) {
+        conn_close(c);
+        return;
+    }
+    conn_write_out(c);
 }
 
 void tsc__net_sweep(struct tsc_agent *a, uint64_t now)
 {
     for (struct tsc__conn *c = a->conns; c != NULL; c = c->next) {
         if (!c->closing && now > c->deadline) {
-            if (c->kind == CONN_TCP_OUT && c->out.len > 0) /* not even written */
+            if (is_out(c) && c->out.len > 0) /* not even written */
                 a->c.streams_failed++;
             else
                 a->c.frame_errors++;

@@ -18,6 +18,10 @@ enum tsc_store_space {
     TSC_STORE_META = 0,    /* node key, incarnation, ... */
     TSC_STORE_MEMBERS = 1, /* id (u64 BE) -> last known member (see agent/state.c) */
     TSC_STORE_RAFT = 2,    /* election term, vote and log (see agent/coord_store.c) */
+    TSC_STORE_RUNS =
+        3, /* applied run-log records: run (u64 BE), seq (u32 BE) (agent/runs_store.c) */
+    TSC_STORE_HISTORY = 4, /* run (u64 BE) -> run summary (agent/runs_store.c) */
+    TSC_STORE_RESULTS = 5, /* this agent's stage results: run, stage (agent/participant.c) */
     TSC_STORE_NSPACES
 };
 
@@ -54,6 +58,9 @@ struct tsc_store {
                  char *errmsg);
     /* Visit every entry of a space in key order. */
     int (*scan)(struct tsc_store *s, int space, tsc_store_scan_fn fn, void *ctx, char *errmsg);
+    /* Visit the entries with key >= start in key order (fn stops it). */
+    int (*scan_from)(struct tsc_store *s, int space, const uint8_t *start, size_t slen,
+                     tsc_store_scan_fn fn, void *ctx, char *errmsg);
     /* Flush and release everything; s is unusable afterwards. */
     void (*close)(struct tsc_store *s);
 };

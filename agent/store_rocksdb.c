@@ -15,7 +15,8 @@
 #include "common/alloc.h"
 #include "common/error.h"
 
-static const char *const space_names[TSC_STORE_NSPACES] = {"meta", "members", "raft"};
+static const char *const space_names[TSC_STORE_NSPACES] = {"meta", "members", "raft",
+                                                           "runs", "history", "results"};
 
 struct rdb {
     rocksdb_t *db;
@@ -116,7 +117,8 @@ static int rdb_write(struct tsc_store *s, const struct tsc_store_op *ops, size_t
     return err ? rdb_error(err, errmsg, "write batch") : 0;
 }
 
-static int rdb_scan(struct tsc_store *s, int space, tsc_store_scan_fn fn, void *ctx, char *errmsg)
+static int rdb_scan_from(struct tsc_store *s, int space, const uint8_t *start, size_t slen,
+                         tsc_store_scan_fn fn, void *ctx, char *errmsg)
 {
     struct rdb *r = s->impl;
     rocksdb_column_family_handle_t *cf = space_cf(r, space);
@@ -126,7 +128,11 @@ static int rdb_scan(struct tsc_store *s, int space, tsc_store_scan_fn fn, void *
         return TSC_EINVAL;
     }
     rocksdb_iterator_t *it = rocksdb_create_iterator_cf(r->db, r->ropts, cf);
-    for (rocksdb_iter_seek_to_first(it); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+    if (start != NULL)
+        rocksdb_iter_seek(it, (const char *)start, slen);
+    else
+        rocksdb_iter_seek_to_first(it);
+    for (; rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
         size_t klen, vlen;
         const char *k = rocksdb_iter_key(it, &klen);
         const char *v = rocksdb_iter_value(it, &vlen);
@@ -136,6 +142,11 @@ static int rdb_scan(struct tsc_store *s, int space, tsc_store_scan_fn fn, void *
     rocksdb_iter_get_error(it, &err);
     rocksdb_iter_destroy(it);
     return err ? rdb_error(err, errmsg, "scan") : 0;
+}
+
+static int rdb_scan(struct tsc_store *s, int space, tsc_store_scan_fn fn, void *ctx, char *errmsg)
+{
+    return rdb_scan_from(s, space, NULL, 0, fn, ctx, errmsg);
 }
 
 static void rdb_release(struct rdb *r)
@@ -228,6 +239,7 @@ int tsc_store_rocksdb_open(struct tsc_store *s, const char *path, char *errmsg)
     s->del = rdb_del;
     s->write = rdb_write;
     s->scan = rdb_scan;
+    s->scan_from = rdb_scan_from;
     s->close = rdb_close;
     return 0;
 }

@@ -54,4 +54,13 @@ void tsc_ctl_print_status(FILE *f, const struct tsc_control_resp *r, int json);
 /* Print a stats response as "name value" lines or as one JSON object. */
 void tsc_ctl_print_stats(FILE *f, const struct tsc_control_resp *r, int json);
 
+/* runs.c: the run commands; each returns the tscctl exit code. */
+int tsc_ctl_cmd_run(const struct tsc_ctl_target *t, const char *suite_path, int wait);
+int tsc_ctl_cmd_watch(const struct tsc_ctl_target *t, uint64_t run);
+int tsc_ctl_cmd_run_status(const struct tsc_ctl_target *t, uint64_t run, int json);
+int tsc_ctl_cmd_cancel(const struct tsc_ctl_target *t, uint64_t run);
+int tsc_ctl_cmd_history(const struct tsc_ctl_target *t, const char *suite, uint32_t limit,
+                        int json);
+int tsc_ctl_cmd_results(const struct tsc_ctl_target *t, uint64_t run, int format);
+
 #endif

@@ -6,27 +6,42 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent/keyfile.h"
 #include "ctl/ctl.h"
+#include "ctl/local.h"
+#include "ctl/results.h"
 
 static const char usage_text[] =
     "usage: tscctl [options] COMMAND [args]\n"
     "\n"
-    "Commands:\n"
-    "  keygen FILE [--force]   write a new cluster key (64 hex characters, mode 0600);\n"
-    "                          an existing FILE is kept unless --force\n"
+    "Runs (any agent forwards these to the coordinator):\n"
+    "  run SUITE.yaml [--wait]  submit a suite; prints the run id. With --wait, follow\n"
+    "                          it: exit 0 when every case passed, 1 when one failed\n"
+    "  watch RUN               live progress: stage k of n, machines done\n"
+    "  status [RUN] [--json]   without RUN: the coordinator, term and voters;\n"
+    "                          with RUN: the run's state and its machines\n"
+    "  cancel RUN              kill the run's scripts; finalize stages still run\n"
+    "  history [--suite NAME] [--limit N] [--json]   past runs, newest first\n"
+    "  results RUN [--format table|json|junit|tap]   a run's results\n"
+    "\n"
+    "Cluster:\n"
+    "  local up N [--dir DIR] [--base-port P]   start N agents on 127.0.0.1\n"
+    "  local down [--dir DIR] [--purge]         stop them\n"
+    "  local status [--dir DIR]\n"
     "  members [--json]        the members the agent knows: id, address, status,\n"
     "                          incarnation, roles, labels, readiness\n"
     "  stats [--json]          the agent's counters (packets, rejections, probes, ...)\n"
-    "  status [--json]         the coordinator (id, address), term, this agent's role,\n"
-    "                          the voters with their status and replication progress\n"
+    "  keygen FILE [--force]   write a new cluster key (64 hex characters, mode 0600);\n"
+    "                          an existing FILE is kept unless --force\n"
     "\n"
-    "Where the agent is (members, stats, status):\n"
+    "Where the agent is (default: $TSC_SOCKET, else the local cluster's node1,\n"
+    "$TSC_LOCAL_DIR or /tmp/tsc-local-UID):\n"
     "  --socket PATH           the agent's Unix socket (<data-dir>/tscd.sock)\n"
     "  --agent HOST:PORT       the agent's gossip port, with --key\n"
     "  --key FILE              the cluster key, to seal requests sent to --agent\n"
-    "  --timeout-ms N          give up after N ms (default 5000)\n"
+    "  --timeout-ms N          give up on one request after N ms (default 5000)\n"
     "\n"
     "Output:\n"
     "  --json                  one JSON value on stdout (members: an array of objects\n"
@@ -35,18 +50,25 @@ static const char usage_text[] =
     "                          with coordinator (hex or null), term, voters, ...)\n"
     "\n"
     "Exit status:\n"
-    "  0  success\n"
-    "  1  other error (I/O, the agent reported an error, bad reply)\n"
-    "  2  bad arguments or usage\n"
+    "  0  success (run --wait, watch: every case passed)\n"
+    "  1  other error; run --wait and watch: a case failed or the run was cancelled\n"
+    "  2  bad arguments or input (a suite file error: FILE:LINE:COLUMN: message);\n"
+    "     run --wait and watch: an error of tsc itself\n"
     "  3  no agent at that address or socket (refused, timed out, no socket file)\n"
     "  4  wrong key: the agent rejected our key, or its reply cannot be opened\n";
 
+#define MAX_POS 4
+
 struct args {
     const char *cmd;
-    const char *file; /* keygen FILE */
+    const char *pos[MAX_POS]; /* positional arguments after the command */
+    int n_pos;
     const char *key_file;
-    int json, force;
+    const char *suite, *format;
+    uint32_t limit;
+    int json, force, wait;
     struct tsc_ctl_target t;
+    char default_socket[4200];
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -75,11 +97,58 @@ static const char *flag_value(int argc, char **argv, int *i, const char *name, i
     return argv[++*i];
 }
 
+static int parse_uint(const char *v, unsigned long long max, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (errno || end == v || *end || v[0] == '-' || x > max)
+        return -1;
+    *out = x;
+    return 0;
+}
+
+static const char *const commands[] = {"keygen", "members", "stats",   "status", "run",
+                                       "watch",  "cancel",  "history", "results"};
+
+/* Commands and how many positional arguments they take (min, max). */
+static int command_arity(const char *cmd, int *min, int *max)
+{
+    static const int ar[][2] = {{1, 1}, {0, 0}, {0, 0}, {0, 1}, {1, 1},
+                                {1, 1}, {1, 1}, {0, 0}, {0, 1}};
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(cmd, commands[i]) == 0) {
+            *min = ar[i][0];
+            *max = ar[i][1];
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* No --socket and no --agent: $TSC_SOCKET, else the local cluster's node1. */
+static void default_target(struct args *a)
+{
+    const char *env = getenv("TSC_SOCKET");
+    if (env != NULL && env[0] != '\0') {
+        a->t.socket_path = env;
+        return;
+    }
+    const char *dir = getenv("TSC_LOCAL_DIR");
+    if (dir != NULL && dir[0] != '\0')
+        snprintf(a->default_socket, sizeof a->default_socket, "%s/node1/tscd.sock", dir);
+    else
+        snprintf(a->default_socket, sizeof a->default_socket, "/tmp/tsc-local-%u/node1/tscd.sock",
+                 (unsigned)getuid());
+    a->t.socket_path = a->default_socket;
+}
+
 static int parse_args(int argc, char **argv, struct args *a)
 {
     char errmsg[TSC_ERRMSG_SIZE];
     const char *agent = NULL, *v;
-    int err = 0;
+    unsigned long long x;
+    int err = 0, min, max;
     a->t.timeout_ms = 5000;
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
@@ -90,27 +159,34 @@ static int parse_args(int argc, char **argv, struct args *a)
             a->json = 1;
         } else if (strcmp(s, "--force") == 0) {
             a->force = 1;
+        } else if (strcmp(s, "--wait") == 0) {
+            a->wait = 1;
         } else if ((v = flag_value(argc, argv, &i, "--socket", &err)) != NULL) {
             a->t.socket_path = v;
         } else if ((v = flag_value(argc, argv, &i, "--agent", &err)) != NULL) {
             agent = v;
         } else if ((v = flag_value(argc, argv, &i, "--key", &err)) != NULL) {
             a->key_file = v;
+        } else if ((v = flag_value(argc, argv, &i, "--suite", &err)) != NULL) {
+            a->suite = v;
+        } else if ((v = flag_value(argc, argv, &i, "--format", &err)) != NULL) {
+            a->format = v;
+        } else if ((v = flag_value(argc, argv, &i, "--limit", &err)) != NULL) {
+            if (parse_uint(v, 10000, &x) != 0 || x == 0)
+                return usage_error("bad --limit '%s' (1..10000)", v);
+            a->limit = (uint32_t)x;
         } else if ((v = flag_value(argc, argv, &i, "--timeout-ms", &err)) != NULL) {
-            char *end;
-            errno = 0;
-            long ms = strtol(v, &end, 10);
-            if (errno || end == v || *end || ms <= 0 || ms > 3600000)
+            if (parse_uint(v, 3600000, &x) != 0 || x == 0)
                 return usage_error("bad --timeout-ms '%s'", v);
-            a->t.timeout_ms = (int)ms;
+            a->t.timeout_ms = (int)x;
         } else if (err != 0) {
             return err;
         } else if (s[0] == '-' && s[1] != '\0') {
             return usage_error("unknown option '%s'", s);
         } else if (a->cmd == NULL) {
             a->cmd = s;
-        } else if (strcmp(a->cmd, "keygen") == 0 && a->file == NULL) {
-            a->file = s;
+        } else if (a->n_pos < MAX_POS) {
+            a->pos[a->n_pos++] = s;
         } else {
             return usage_error("unexpected argument '%s'", s);
         }
@@ -118,13 +194,18 @@ static int parse_args(int argc, char **argv, struct args *a)
             return err;
     }
     if (a->cmd == NULL)
-        return usage_error("%s", "missing command (keygen, members, stats, status)");
-    if (strcmp(a->cmd, "keygen") == 0)
-        return a->file ? 0 : usage_error("%s", "keygen needs a FILE");
-    if (strcmp(a->cmd, "members") != 0 && strcmp(a->cmd, "stats") != 0 &&
-        strcmp(a->cmd, "status") != 0)
+        return usage_error("%s", "missing command (see tscctl --help)");
+    if (command_arity(a->cmd, &min, &max) != 0)
         return usage_error("unknown command '%s'", a->cmd);
-    if ((agent == NULL) == (a->t.socket_path == NULL))
+    if (a->n_pos < min)
+        return usage_error("%s needs an argument", a->cmd);
+    if (a->n_pos > max)
+        return usage_error("unexpected argument '%s'", a->pos[max]);
+    if (strcmp(a->cmd, "keygen") == 0)
+        return 0;
+    if (a->format != NULL && tsc_results_parse_format(a->format) == 0)
+        return usage_error("bad --format '%s' (table, json, junit or tap)", a->format);
+    if (agent != NULL && a->t.socket_path != NULL)
         return usage_error("%s", "give either --socket PATH or --agent HOST:PORT --key FILE");
     if (agent != NULL) {
         if (tsc_addr_parse(&a->t.agent, agent, 0, errmsg) != 0)
@@ -134,7 +215,19 @@ static int parse_args(int argc, char **argv, struct args *a)
         if (tsc_keyfile_read(a->key_file, a->t.key, errmsg) != 0)
             return usage_error("%s", errmsg);
         a->t.has_agent = 1;
+    } else if (a->t.socket_path == NULL) {
+        default_target(a);
     }
+    return 0;
+}
+
+/* A run id argument: a positive integer. */
+static int run_arg(const char *s, uint64_t *run)
+{
+    unsigned long long x;
+    if (parse_uint(s, UINT64_MAX, &x) != 0 || x == 0)
+        return usage_error("bad run id '%s'", s);
+    *run = x;
     return 0;
 }
 
@@ -143,13 +236,13 @@ static int cmd_keygen(const struct args *a)
     uint8_t key[TSC_KEY_BYTES];
     char errmsg[TSC_ERRMSG_SIZE];
     randombytes_buf(key, sizeof key);
-    int rc = tsc_keyfile_write(a->file, key, a->force, errmsg);
+    int rc = tsc_keyfile_write(a->pos[0], key, a->force, errmsg);
     sodium_memzero(key, sizeof key);
     if (rc != 0) {
         fprintf(stderr, "tscctl: %s\n", errmsg);
         return TSC_CTL_EXIT_ERROR;
     }
-    fprintf(stderr, "tscctl: wrote a new cluster key to %s (mode 0600)\n", a->file);
+    fprintf(stderr, "tscctl: wrote a new cluster key to %s (mode 0600)\n", a->pos[0]);
     return TSC_CTL_EXIT_OK;
 }
 
@@ -170,7 +263,7 @@ static int exit_code_for(int rc)
 
 static int cmd_query(const struct args *a, int op)
 {
-    struct tsc_control_req req = {op};
+    struct tsc_control_req req = {.op = op};
     struct tsc_control_resp resp;
     struct tsc_buf q, r;
     char errmsg[TSC_ERRMSG_SIZE] = "";
@@ -216,22 +309,54 @@ out:
     return code;
 }
 
+static int dispatch(const struct args *a)
+{
+    uint64_t run = 0;
+    int rc;
+    const char *c = a->cmd;
+    if (strcmp(c, "keygen") == 0)
+        return cmd_keygen(a);
+    if (strcmp(c, "members") == 0)
+        return cmd_query(a, TSC_CONTROL_OP_MEMBERS);
+    if (strcmp(c, "stats") == 0)
+        return cmd_query(a, TSC_CONTROL_OP_STATS);
+    if (strcmp(c, "status") == 0 && a->n_pos == 0)
+        return cmd_query(a, TSC_CONTROL_OP_STATUS);
+    if (strcmp(c, "run") == 0)
+        return tsc_ctl_cmd_run(&a->t, a->pos[0], a->wait);
+    if (strcmp(c, "history") == 0)
+        return tsc_ctl_cmd_history(&a->t, a->suite, a->limit, a->json);
+    if (a->n_pos > 0 && (rc = run_arg(a->pos[0], &run)) != 0)
+        return rc;
+    if (strcmp(c, "status") == 0)
+        return tsc_ctl_cmd_run_status(&a->t, run, a->json);
+    if (strcmp(c, "watch") == 0)
+        return tsc_ctl_cmd_watch(&a->t, run);
+    if (strcmp(c, "cancel") == 0)
+        return tsc_ctl_cmd_cancel(&a->t, run);
+    return tsc_ctl_cmd_results(&a->t, run,
+                               a->format ? tsc_results_parse_format(a->format) : TSC_RESULTS_TABLE);
+}
+
 int main(int argc, char **argv)
 {
     struct args a;
     int rc;
     memset(&a, 0, sizeof a);
+    if (argc >= 2 && strcmp(argv[1], "local") == 0) {
+        if (tsc_crypto_init() != 0) {
+            fprintf(stderr, "tscctl: libsodium initialisation failed\n");
+            return TSC_CTL_EXIT_ERROR;
+        }
+        return tsc_ctl_local(argc - 1, argv + 1);
+    }
     if ((rc = parse_args(argc, argv, &a)) != 0)
         return rc;
     if (tsc_crypto_init() != 0) {
         fprintf(stderr, "tscctl: libsodium initialisation failed\n");
         return TSC_CTL_EXIT_ERROR;
     }
-    if (strcmp(a.cmd, "keygen") == 0)
-        return cmd_keygen(&a);
-    rc = cmd_query(&a, strcmp(a.cmd, "members") == 0  ? TSC_CONTROL_OP_MEMBERS
-                       : strcmp(a.cmd, "status") == 0 ? TSC_CONTROL_OP_STATUS
-                                                      : TSC_CONTROL_OP_STATS);
+    rc = dispatch(&a);
     sodium_memzero(a.t.key, sizeof a.t.key);
     return rc;
 }

@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-30}
 build=${FUZZ_BUILD_DIR:-build-fuzz}
-targets=(fuzz_unseal fuzz_gossip fuzz_election)
+targets=(fuzz_unseal fuzz_gossip fuzz_election fuzz_suite fuzz_runlog)
 if [ $# -gt 0 ]; then
     targets=("$@")
 fi
@@ -33,7 +33,11 @@ status=0
 for t in "${targets[@]}"; do
     corpus="$build/corpus/$t"
     mkdir -p "$corpus"
-    "$build/bin/gen_corpus" "$corpus" "$t"
+    case $t in
+    fuzz_suite) cp tests/suite/data/*.yaml "$corpus/" ;;
+    fuzz_runlog) ;; # starts from nothing; the smoke test covers valid records
+    *) "$build/bin/gen_corpus" "$corpus" "$t" ;;
+    esac
     # Every reproducer of a fixed bug runs first: a regression input.
     for r in fuzz/repro/"${t#fuzz_}"-*.bin; do
         [ -f "$r" ] && cp "$r" "$corpus/"

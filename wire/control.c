@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "wire/control_int.h"
 #include "wire/mp.h"
 
 const char *tsc_control_op_name(int op)
@@ -19,9 +20,24 @@ const char *tsc_control_op_name(int op)
         return "stats";
     case TSC_CONTROL_OP_STATUS:
         return "status";
+    case TSC_CONTROL_OP_RUN:
+        return "run";
+    case TSC_CONTROL_OP_RUN_STATUS:
+        return "run_status";
+    case TSC_CONTROL_OP_CANCEL:
+        return "cancel";
+    case TSC_CONTROL_OP_HISTORY:
+        return "history";
+    case TSC_CONTROL_OP_RESULTS:
+        return "results";
     default:
         return "?";
     }
+}
+
+int tsc_control_op_is_coordinator(int op)
+{
+    return op >= TSC_CONTROL_OP_RUN && op <= TSC_CONTROL_OP_RESULTS;
 }
 
 /* ---- encoding ----------------------------------------------------------- */
@@ -60,14 +76,25 @@ int tsc_control_req_encode(const struct tsc_control_req *req, struct tsc_buf *ou
 {
     struct tsc_mp_writer w;
     size_t start = out->len;
-    if (req->op != TSC_CONTROL_OP_MEMBERS && req->op != TSC_CONTROL_OP_STATS &&
-        req->op != TSC_CONTROL_OP_STATUS)
+    if (req->op < TSC_CONTROL_OP_MEMBERS || req->op > TSC_CONTROL_OP_RESULTS)
         return TSC_EINVAL;
+    int run_op = tsc_control_op_is_coordinator(req->op);
     tsc_mp_writer_init(&w, out);
-    msgpack_pack_map(&w.pk, 2);
+    msgpack_pack_map(&w.pk, run_op ? 8 : 2);
     pack_kv_uint(&w.pk, "v", TSC_CONTROL_VERSION);
     pack_key(&w.pk, "op");
     pack_key(&w.pk, tsc_control_op_name(req->op));
+    if (run_op) {
+        pack_kv_uint(&w.pk, "run", req->run);
+        pack_kv_uint(&w.pk, "nonce", req->nonce);
+        pack_key(&w.pk, "suite");
+        msgpack_pack_bin_with_body(&w.pk, req->suite, req->suite_len);
+        pack_key(&w.pk, "suite_name");
+        msgpack_pack_str_with_body(&w.pk, req->suite_name,
+                                   strnlen(req->suite_name, sizeof req->suite_name));
+        pack_kv_uint(&w.pk, "limit", req->limit);
+        pack_kv_bool(&w.pk, "fwd", req->forwarded);
+    }
     return finish(&w, out, start);
 }
 
@@ -208,6 +235,7 @@ int tsc_control_req_decode(const uint8_t *p, size_t len, struct tsc_control_req 
     uint64_t version = 0;
     const char *op = NULL;
     uint32_t op_len = 0;
+    memset(req, 0, sizeof *req);
     tsc_mp_reader_init(&r, p, len);
     if (tsc_mp_read_map(&r, &n) != 0)
         goto malformed;
@@ -221,6 +249,11 @@ int tsc_control_req_decode(const uint8_t *p, size_t len, struct tsc_control_req 
                 goto malformed;
         } else if (key_is(k, klen, "op")) {
             if (tsc_mp_read_str(&r, &op, &op_len) != 0)
+                goto malformed;
+        } else if (key_is(k, klen, "run") || key_is(k, klen, "nonce") || key_is(k, klen, "suite") ||
+                   key_is(k, klen, "suite_name") || key_is(k, klen, "limit") ||
+                   key_is(k, klen, "fwd")) {
+            if (tsc__control_decode_req_key(&r, k, klen, req) != 0)
                 goto malformed;
         } else if (tsc_mp_skip(&r) != 0) {
             goto malformed;
@@ -243,6 +276,8 @@ int tsc_control_req_decode(const uint8_t *p, size_t len, struct tsc_control_req 
         req->op = TSC_CONTROL_OP_STATS;
     } else if (key_is(op, op_len, "status")) {
         req->op = TSC_CONTROL_OP_STATUS;
+    } else if ((req->op = tsc__control_run_op(op, op_len)) != 0) {
+        /* a run op */
     } else {
         /* Echo at most 32 bytes, and only printable ones, of what we got. */
         char shown[33];
@@ -497,6 +532,8 @@ static int decode_resp(struct tsc_mp_reader *r, struct tsc_control_resp *out)
             rc = decode_status(r, out);
         } else if (key_is(k, klen, "coord")) {
             rc = tsc_mp_read_uint(r, &out->coordinator);
+        } else if (tsc__control_is_run_key(k, klen)) {
+            rc = tsc__control_decode_run_key(r, k, klen, out);
         } else {
             rc = tsc_mp_skip(r);
         }
@@ -526,6 +563,12 @@ void tsc_control_resp_free(struct tsc_control_resp *r)
     tsc_free(r->members);
     r->members = NULL;
     r->n_members = 0;
+    tsc_free(r->records);
+    r->records = NULL;
+    r->n_records = 0;
+    tsc_free(r->history);
+    r->history = NULL;
+    r->n_history = 0;
 }
 
 uint64_t tsc_control_resp_stat(const struct tsc_control_resp *r, const char *name, int *found)

@@ -59,13 +59,36 @@ enum tsc_control_op {
     TSC_CONTROL_OP_MEMBERS = 1,
     TSC_CONTROL_OP_STATS = 2,
     TSC_CONTROL_OP_STATUS = 3,
+    TSC_CONTROL_OP_RUN = 4,        /* submit a suite: "suite" (wire/suite.h bytes), "nonce" */
+    TSC_CONTROL_OP_RUN_STATUS = 5, /* "run": progress of one run (0: the current one) */
+    TSC_CONTROL_OP_CANCEL = 6,     /* "run" */
+    TSC_CONTROL_OP_HISTORY = 7,    /* "suite" (filter, may be ""), "limit" */
+    TSC_CONTROL_OP_RESULTS = 8,    /* "run": every run-log record of the run */
 };
+
+/* Ops that only the coordinator answers; any other agent forwards them. */
+int tsc_control_op_is_coordinator(int op);
 
 /* "members", "stats", "status", or "?". */
 const char *tsc_control_op_name(int op);
 
+#define TSC_CONTROL_NAME 64
+
+/* Run ops ("run", "run_status", "cancel", "history", "results") add keys:
+ *   "run": u64, "nonce": u64, "suite": bin, "suite_name": str, "limit": u32,
+ *   "fwd": bool (set by an agent that forwards the request to the
+ *   coordinator: the receiver answers or fails, it never forwards again).
+ * Replay: "run" is de-duplicated by nonce and "cancel" is idempotent, so a
+ * replayed sealed request changes nothing. */
 struct tsc_control_req {
     int op; /* enum tsc_control_op */
+    uint64_t run;
+    uint64_t nonce;
+    const uint8_t *suite; /* borrowed from the decoded bytes */
+    size_t suite_len;
+    char suite_name[TSC_CONTROL_NAME];
+    uint32_t limit;
+    int forwarded;
 };
 
 /* Append the encoded request to out. 0, TSC_EINVAL (unknown op) or
@@ -141,6 +164,50 @@ int tsc_control_resp_encode_stats(uint64_t self, const struct tsc_control_stat *
  * (truncated to TSC_ERRMSG_SIZE - 1 bytes). 0 or TSC_ENOMEM. */
 int tsc_control_resp_encode_error(int code, const char *message, struct tsc_buf *out);
 
+/* One run in a history answer. */
+struct tsc_control_run_summary {
+    uint64_t run;
+    char suite[TSC_CONTROL_NAME];
+    int state; /* enum tsc_run_state (barrier/runlog.h) */
+    uint64_t submitted_us, ended_us;
+    uint32_t n_cases, n_failed;
+};
+
+/* Progress of one run (op run_status):
+ *   {"run", "state", "stage", "n_stages", "queued", "outcomes": bin (one
+ *    byte per stage: 0 undecided, else enum tsc_stage_outcome),
+ *    "reported": bin (one byte per participant: enum tsc_result_status of
+ *    the current stage), "submit": bin (the SUBMIT record), "diag": str} */
+struct tsc_control_progress {
+    uint64_t run;
+    int state;
+    uint32_t stage, n_stages, queued;
+    const uint8_t *outcomes; /* n_stages bytes; borrowed */
+    const uint8_t *reported; /* n_reported bytes; borrowed */
+    size_t n_reported;
+    const uint8_t *submit; /* borrowed */
+    size_t submit_len;
+    char diagnosis[512]; /* the newest failed stage's diagnosis, or "" */
+};
+
+/* A borrowed byte string (records of op results). */
+struct tsc_control_bytes {
+    const uint8_t *p;
+    size_t len;
+};
+
+#define TSC_CONTROL_MAX_HISTORY 10000
+#define TSC_CONTROL_MAX_RECORDS (3u * 1000 + 8)
+
+int tsc_control_resp_encode_run(uint64_t self, uint64_t run, struct tsc_buf *out);
+int tsc_control_resp_encode_progress(uint64_t self, const struct tsc_control_progress *p,
+                                     struct tsc_buf *out);
+int tsc_control_resp_encode_records(uint64_t self, uint64_t run,
+                                    const struct tsc_control_bytes *recs, size_t n,
+                                    struct tsc_buf *out);
+int tsc_control_resp_encode_history(uint64_t self, const struct tsc_control_run_summary *runs,
+                                    size_t n, struct tsc_buf *out);
+
 /* Decoded response. members is allocated by the decoder (free it with
  * tsc_control_resp_free); each member's record points into the input bytes,
  * which must outlive the response. */
@@ -156,6 +223,13 @@ struct tsc_control_resp {
     size_t n_members;
     struct tsc_control_stat stats[TSC_CONTROL_MAX_STATS];
     size_t n_stats;
+    int has_run, has_progress, has_records, has_history;
+    uint64_t run; /* op run: the run id; op results: the run */
+    struct tsc_control_progress progress;
+    struct tsc_control_bytes *records; /* allocated; bytes borrowed */
+    size_t n_records;
+    struct tsc_control_run_summary *history; /* allocated */
+    size_t n_history;
 };
 
 /* Decode a response into r (which needs no initialisation). 0,

@@ -20,7 +20,7 @@ static void test_request_round_trip(void **state)
     int ops[] = {TSC_CONTROL_OP_MEMBERS, TSC_CONTROL_OP_STATS};
     for (size_t i = 0; i < 2; i++) {
         struct tsc_buf b;
-        struct tsc_control_req in = {ops[i]}, out = {0};
+        struct tsc_control_req in = {.op = ops[i]}, out = {0};
         tsc_buf_init(&b);
         assert_int_equal(tsc_control_req_encode(&in, &b), 0);
         assert_int_equal(tsc_control_req_decode(b.data, b.len, &out, NULL), 0);
@@ -28,7 +28,7 @@ static void test_request_round_trip(void **state)
         tsc_buf_free(&b);
     }
     struct tsc_buf b;
-    struct tsc_control_req bad = {99};
+    struct tsc_control_req bad = {.op = 99};
     tsc_buf_init(&b);
     assert_int_equal(tsc_control_req_encode(&bad, &b), TSC_EINVAL);
     assert_int_equal(b.len, 0);
@@ -188,7 +188,7 @@ static void test_status_round_trip(void **state)
     struct tsc_buf b;
     struct tsc_control_status in;
     struct tsc_control_resp r;
-    struct tsc_control_req q = {TSC_CONTROL_OP_STATUS}, q2 = {0};
+    struct tsc_control_req q = {.op = TSC_CONTROL_OP_STATUS}, q2 = {0};
     tsc_buf_init(&b);
     assert_int_equal(tsc_control_req_encode(&q, &b), 0);
     assert_int_equal(tsc_control_req_decode(b.data, b.len, &q2, NULL), 0);

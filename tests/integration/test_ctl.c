@@ -86,7 +86,9 @@ static void test_bad_arguments_are_2(void **state)
     const char *cases[][8] = {
         {bin_ctl, NULL},
         {bin_ctl, "frobnicate", NULL},
-        {bin_ctl, "members", NULL},
+        {bin_ctl, "members", "extra", "--socket", agent.sock, NULL},
+        {bin_ctl, "results", "--format", "xml", "--socket", agent.sock, NULL},
+        {bin_ctl, "watch", "not-a-run", "--socket", agent.sock, NULL},
         {bin_ctl, "members", "--agent", addr, NULL},
         {bin_ctl, "members", "--agent", "not-an-address", "--key", key, NULL},
         {bin_ctl, "members", "--bogus", "--socket", agent.sock, NULL},

@@ -1,0 +1,449 @@
+/* tsc — runs, the coordinator side: the driver of the barrier engine
+ * (barrier/barrier.h) on every agent.
+ *
+ * Every agent feeds its engine the committed run records of the election log
+ * (tsc__runs_apply, called from inside an election step by coord.c) and the
+ * membership changes; only the acting coordinator is told it leads, and only
+ * it sends STARTs and proposes STAGE records. Voters hold the log, so after a
+ * failover the new coordinator's engine already knows every run and resumes
+ * the current stage (barrier.h); non-voters never lead, their engines stay
+ * idle.
+ *
+ * Re-entrancy. The election engine's update must be consumed before it is
+ * stepped again, and a proposal IS an election step. Proposals made while an
+ * election step is being consumed wait in runs.pending and are appended by
+ * tsc__runs_after_coord_step, which coord.c calls once that step is done.
+ * Messages to participants go through the network, also to this agent's own
+ * participant engine, so that no engine is ever stepped from inside another
+ * engine's update of the same kind.
+ *
+ * Rendering. A START carries the script already rendered for its machine
+ * (common/template.h): the coordinator has the suite (SUBMIT record) and the
+ * participants; a participant needs no suite state to run its stage. */
+#include <arpa/inet.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent/agent.h"
+#include "agent/log.h"
+#include "common/alloc.h"
+#include "common/template.h"
+
+static void on_runs_timer(uv_timer_t *t);
+static void runs_step(struct tsc_agent *a, struct tsc_barrier_event *ev);
+
+int tsc__runs_open(struct tsc_agent *a, char *errmsg)
+{
+    struct tsc__runs *r = &a->runs;
+    struct tsc_barrier_config cfg;
+    int rc;
+    tsc_buf_init(&r->submit_bytes);
+    snprintf(r->work_root, sizeof r->work_root, "%s/work", a->cfg.data_dir);
+    tsc_barrier_config_default(&cfg);
+    cfg.max_record = TSC__RUN_MAX_RECORD - 1024;
+    if ((rc = tsc_barrier_new(&r->b, &cfg, errmsg)) != 0) {
+        tsc_errmsg_wrapf(errmsg, "barrier engine");
+        return rc;
+    }
+    return tsc__part_open(a, errmsg);
+}
+
+void tsc__runs_start(struct tsc_agent *a)
+{
+    uv_timer_init(&a->loop, &a->runs.timer);
+    a->runs.timer.data = a;
+    a->handles_open |= TSC__H_RUNS_TIMER;
+    uv_timer_start(&a->runs.timer, on_runs_timer, 100, 0);
+}
+
+void tsc__runs_close(struct tsc_agent *a)
+{
+    if ((a->handles_open & TSC__H_RUNS_TIMER) && !uv_is_closing((uv_handle_t *)&a->runs.timer))
+        uv_close((uv_handle_t *)&a->runs.timer, NULL);
+    tsc__part_close(a);
+}
+
+static void drop_cache(struct tsc__runs *r)
+{
+    if (r->cache_ok) {
+        tsc_suite_free(&r->suite);
+        tsc_runlog_free(&r->submit);
+    }
+    r->cache_ok = 0;
+    r->cache_run = 0;
+}
+
+void tsc__runs_free(struct tsc_agent *a)
+{
+    struct tsc__runs *r = &a->runs;
+    drop_cache(r);
+    tsc_buf_free(&r->submit_bytes);
+    for (size_t i = 0; i < r->cap_pending; i++)
+        tsc_buf_free(&r->pending[i]);
+    tsc_free(r->pending);
+    r->pending = NULL;
+    r->n_pending = r->cap_pending = 0;
+    if (r->b != NULL)
+        tsc_barrier_free(r->b);
+    r->b = NULL;
+    tsc__part_free(a);
+}
+
+/* ---- members --------------------------------------------------------------- */
+
+int tsc__runs_member(struct tsc_agent *a, uint64_t id, struct tsc_addr *addr,
+                     uint8_t pk[TSC_PK_BYTES])
+{
+    struct tsc_gossip_member m;
+    if (tsc_gossip_member_find(a->gossip, id, &m) != 0)
+        return TSC_ENOTFOUND;
+    if (addr != NULL)
+        *addr = m.addr;
+    if (pk != NULL)
+        memcpy(pk, m.pk, TSC_PK_BYTES);
+    return 0;
+}
+
+void tsc__runs_on_member(struct tsc_agent *a, uint64_t id, int alive)
+{
+    struct tsc_barrier_event ev;
+    if (a->runs.b == NULL)
+        return;
+    memset(&ev, 0, sizeof ev);
+    ev.type = TSC_BARRIER_EV_MEMBER;
+    ev.node = id;
+    ev.alive = alive;
+    runs_step(a, &ev);
+}
+
+/* ---- sending ------------------------------------------------------------- */
+
+void tsc__runs_send(struct tsc_agent *a, const struct tsc_addr *to, int type, const uint8_t *body,
+                    size_t len)
+{
+    struct tsc_envelope env;
+    struct tsc_buf sealed;
+    uint8_t nonce[TSC_NONCE_BYTES];
+    memset(&env, 0, sizeof env);
+    env.sender = a->self_id;
+    env.seq = tsc__agent_wall_us();
+    if (env.seq <= a->last_ctl_seq)
+        env.seq = a->last_ctl_seq + 1;
+    a->last_ctl_seq = env.seq;
+    env.type = (uint8_t)type;
+    env.body = body;
+    env.body_len = len;
+    randombytes_buf(nonce, sizeof nonce);
+    tsc_buf_init(&sealed);
+    if (tsc_wire_seal(&a->wire, &env, nonce, TSC_WIRE_MAX_FRAME, &sealed) == 0)
+        tsc__net_send_stream(a, to, sealed.data, sealed.len);
+    else
+        a->c.streams_failed++;
+    tsc_buf_free(&sealed);
+}
+
+/* Decode the SUBMIT record and the suite of `run` once per run. */
+static int load_cache(struct tsc_agent *a, uint64_t run)
+{
+    struct tsc__runs *r = &a->runs;
+    const uint8_t *data;
+    size_t len;
+    char errmsg[TSC_ERRMSG_SIZE] = "";
+    if (r->cache_ok && r->cache_run == run)
+        return 0;
+    drop_cache(r);
+    if (tsc_barrier_run_submit(r->b, run, &data, &len) != 0)
+        return TSC_ENOTFOUND;
+    tsc_buf_reset(&r->submit_bytes);
+    if (tsc_buf_append(&r->submit_bytes, data, len) != 0)
+        return TSC_ENOMEM;
+    if (tsc_runlog_decode(r->submit_bytes.data, r->submit_bytes.len, &r->submit) != 0 ||
+        r->submit.kind != TSC_RUNLOG_SUBMIT)
+        return TSC_EMALFORMED;
+    if (tsc_suite_decode(r->submit.submit.suite, r->submit.submit.suite_len, &r->suite, errmsg) !=
+        0) {
+        tsc_logf(TSC_LOG_WARN, "run %llu: suite: %s", (unsigned long long)run, errmsg);
+        tsc_runlog_free(&r->submit);
+        return TSC_EMALFORMED;
+    }
+    r->cache_ok = 1;
+    r->cache_run = run;
+    return 0;
+}
+
+#define MAX_BUILTINS 10
+
+/* Render the script of participant i for stage k into out. */
+static int render(struct tsc_agent *a, uint32_t k, uint32_t i, struct tsc_buf *out,
+                  const char **case_name)
+{
+    struct tsc__runs *r = &a->runs;
+    const struct tsc_runlog_submit *s = &r->submit.submit;
+    const struct tsc_run_participant *p = &s->participants[i];
+    const struct tsc_suite_stage *st = tsc_suite_stage_at(&r->suite, k);
+    const char *role = p->role;
+    const struct tsc_suite_script *sc = tsc_suite_script_for(st, &role, p->role[0] ? 1 : 0);
+    char errmsg[TSC_ERRMSG_SIZE] = "", idx[24], cnt[24], runid[24], ip[TSC_ADDR_STRLEN];
+    struct tsc_buf machines;
+    int32_t ci = -1;
+    int kind = tsc_stage_kind(s->n_cases, k, &ci);
+    *case_name = ci >= 0 && (size_t)ci < r->suite.n_cases ? r->suite.cases[ci].name : "";
+    if (sc == NULL || sc->text[0] == '\0')
+        return tsc_buf_append(out, "", 1) == 0 ? (out->len = 0, 0) : TSC_ENOMEM;
+    tsc_buf_init(&machines);
+    for (size_t j = 0; j < s->n_participants; j++) {
+        struct in_addr in = {htonl(s->participants[j].addr.ip)};
+        char line[TSC_RUN_NAME + 32];
+        int n = snprintf(line, sizeof line, "%s%s=%s", j ? " " : "", s->participants[j].name,
+                         inet_ntop(AF_INET, &in, ip, sizeof ip) ? ip : "?");
+        tsc_buf_append(&machines, line, (size_t)n);
+    }
+    tsc_buf_append(&machines, "", 1);
+    struct in_addr me = {htonl(p->addr.ip)};
+    inet_ntop(AF_INET, &me, ip, sizeof ip);
+    snprintf(idx, sizeof idx, "%u", i);
+    snprintf(cnt, sizeof cnt, "%zu", s->n_participants);
+    snprintf(runid, sizeof runid, "%llu", (unsigned long long)r->cache_run);
+    size_t nv = r->suite.n_vars;
+    struct tsc_template_value *vals = tsc_calloc(nv + MAX_BUILTINS, sizeof *vals);
+    int rc = TSC_ENOMEM;
+    if (vals != NULL && machines.data != NULL) {
+        for (size_t j = 0; j < nv; j++) {
+            vals[j].name = r->suite.vars[j].name;
+            vals[j].value = r->suite.vars[j].value;
+        }
+        const struct tsc_template_value builtin[] = {
+            {"tsc.name", p->name},
+            {"tsc.address", ip},
+            {"tsc.role", p->role},
+            {"tsc.index", idx},
+            {"tsc.count", cnt},
+            {"tsc.run", runid},
+            {"tsc.stage", tsc_stage_kind_name(kind)},
+            {"tsc.case", *case_name},
+            {"tsc.machines", (const char *)machines.data},
+        };
+        memcpy(vals + nv, builtin, sizeof builtin);
+        rc = tsc_template_render(sc->text, strlen(sc->text), vals,
+                                 nv + sizeof builtin / sizeof builtin[0], out, NULL, errmsg);
+        if (rc != 0) {
+            /* Checked at submission; should not happen. Fail the stage
+             * visibly on that machine rather than run something else. */
+            tsc_buf_reset(out);
+            tsc_logf(TSC_LOG_WARN, "run %llu stage %u: template: %s",
+                     (unsigned long long)r->cache_run, k, errmsg);
+            const char *fail = "echo 'tsc: the script template could not be rendered' >&2; exit 2";
+            rc = tsc_buf_append(out, fail, strlen(fail) + 1);
+            if (rc == 0)
+                out->len--;
+        }
+    }
+    tsc_free(vals);
+    tsc_buf_free(&machines);
+    return rc;
+}
+
+static void send_start(struct tsc_agent *a, const struct tsc_barrier_start *s)
+{
+    struct tsc__runs *r = &a->runs;
+    struct tsc_buf script, body;
+    struct tsc_stage_start m;
+    struct tsc_addr to = s->addr;
+    const char *case_name = "";
+    if (load_cache(a, s->run) != 0 || s->index >= r->submit.submit.n_participants) {
+        tsc_logf(TSC_LOG_WARN, "run %llu: cannot start stage %u: its suite is unreadable",
+                 (unsigned long long)s->run, s->stage);
+        return;
+    }
+    tsc_buf_init(&script);
+    tsc_buf_init(&body);
+    if (render(a, s->stage, s->index, &script, &case_name) == 0) {
+        const struct tsc_run_participant *p = &r->submit.submit.participants[s->index];
+        memset(&m, 0, sizeof m);
+        m.run = s->run;
+        m.stage = s->stage;
+        m.term = r->term;
+        m.index = s->index;
+        m.timeout_us = s->timeout_us;
+        m.script = script.len ? (const char *)script.data : "";
+        m.script_len = script.len;
+        m.case_name = case_name;
+        m.case_name_len = strlen(case_name);
+        m.role = p->role;
+        m.role_len = strlen(p->role);
+        /* The member's current address wins over the one at submission. */
+        tsc__runs_member(a, s->node, &to, NULL);
+        if (tsc_stage_start_encode(&m, &body) == 0)
+            tsc__runs_send(a, &to, TSC_MSG_STAGE_START, body.data, body.len);
+    }
+    tsc_buf_free(&script);
+    tsc_buf_free(&body);
+}
+
+static void send_cancel(struct tsc_agent *a, const struct tsc_barrier_cancel *c)
+{
+    struct tsc_stage_cancel m = {c->run, a->runs.term};
+    struct tsc_buf body;
+    struct tsc_addr to = c->addr;
+    tsc_buf_init(&body);
+    tsc__runs_member(a, c->node, &to, NULL);
+    if (tsc_stage_cancel_encode(&m, &body) == 0)
+        tsc__runs_send(a, &to, TSC_MSG_STAGE_CANCEL, body.data, body.len);
+    tsc_buf_free(&body);
+}
+
+/* ---- the engine step ------------------------------------------------------ */
+
+static void queue_proposal(struct tsc__runs *r, const struct tsc_buf *p)
+{
+    if (r->n_pending == r->cap_pending) {
+        size_t cap = r->cap_pending ? r->cap_pending * 2 : 8;
+        struct tsc_buf *n = tsc_calloc(cap, sizeof *n);
+        if (n == NULL)
+            return; /* the engine proposes again after propose_retry */
+        for (size_t i = 0; i < r->cap_pending; i++)
+            n[i] = r->pending[i];
+        tsc_free(r->pending);
+        r->pending = n;
+        r->cap_pending = cap;
+    }
+    tsc_buf_reset(&r->pending[r->n_pending]);
+    if (tsc_buf_append(&r->pending[r->n_pending], p->data, p->len) == 0)
+        r->n_pending++;
+}
+
+static void arm(struct tsc_agent *a, uint64_t deadline)
+{
+    uint64_t now = tsc__agent_now(), ms;
+    if (!(a->handles_open & TSC__H_RUNS_TIMER) || a->stopping)
+        return;
+    if (deadline == TSC_TIME_NEVER || deadline > now + TSC_SEC(1))
+        ms = 1000; /* also the leadership check's period */
+    else
+        ms = deadline <= now ? 0 : (deadline - now + 999) / 1000;
+    uv_update_time(&a->loop);
+    uv_timer_start(&a->runs.timer, on_runs_timer, ms, 0);
+}
+
+static void runs_step(struct tsc_agent *a, struct tsc_barrier_event *ev)
+{
+    struct tsc__runs *r = &a->runs;
+    struct tsc_barrier_update up;
+    if (r->b == NULL || a->stopping)
+        return;
+    memset(&up, 0, sizeof up);
+    ev->now = tsc__agent_now();
+    ev->wall_us = tsc__agent_wall_us();
+    int rc = tsc_barrier_step(r->b, ev, &up);
+    if (rc != 0)
+        tsc_logf(TSC_LOG_WARN, "barrier step (event %d): %s", ev->type, tsc_strerror(rc));
+    for (size_t i = 0; i < up.n_proposals; i++)
+        queue_proposal(r, &up.proposals[i]);
+    for (size_t i = 0; i < up.n_finished; i++) {
+        tsc_logf(TSC_LOG_INFO, "run %llu: %s", (unsigned long long)up.finished[i].run,
+                 tsc_run_state_name(up.finished[i].state));
+        tsc__runs_store_finished(a, up.finished[i].run, up.finished[i].state);
+    }
+    for (size_t i = 0; i < up.n_starts; i++)
+        send_start(a, &up.starts[i]);
+    for (size_t i = 0; i < up.n_cancels; i++)
+        send_cancel(a, &up.cancels[i]);
+    arm(a, up.next_deadline);
+    if (!r->in_coord_step)
+        tsc__runs_after_coord_step(a);
+}
+
+void tsc__runs_apply(struct tsc_agent *a, const struct tsc_election_entry *e)
+{
+    struct tsc_runlog rec;
+    struct tsc_barrier_event ev;
+    if (tsc_runlog_decode(e->data, e->len, &rec) == 0) {
+        tsc__runs_store_record(a, e->index, &rec, e->data, e->len);
+        tsc_runlog_free(&rec);
+    }
+    memset(&ev, 0, sizeof ev);
+    ev.type = TSC_BARRIER_EV_APPLY;
+    ev.index = e->index;
+    ev.data = e->data;
+    ev.len = e->len;
+    runs_step(a, &ev);
+}
+
+void tsc__runs_after_coord_step(struct tsc_agent *a)
+{
+    struct tsc__runs *r = &a->runs;
+    static int busy; /* one agent per process; guards the recursion below */
+    if (busy || r->in_coord_step || r->b == NULL || a->stopping)
+        return;
+    busy = 1;
+    for (;;) {
+        int acting = tsc__coord_acting(a);
+        uint64_t term = a->coord.e ? tsc_election_term(a->coord.e) : 0;
+        if (acting != r->acting || (acting && term != r->term)) {
+            struct tsc_barrier_event ev;
+            r->acting = acting;
+            r->term = term;
+            memset(&ev, 0, sizeof ev);
+            ev.type = TSC_BARRIER_EV_LEADER;
+            ev.is_leader = acting;
+            ev.term = term;
+            if (acting)
+                tsc_logf(TSC_LOG_INFO, "runs: acting coordinator (term %llu)",
+                         (unsigned long long)term);
+            busy = 0;
+            r->in_coord_step = 1; /* hold proposals: flushed below */
+            runs_step(a, &ev);
+            r->in_coord_step = 0;
+            busy = 1;
+        }
+        if (r->n_pending == 0)
+            break;
+        /* Append the oldest proposal; this steps the election engine, which
+         * may commit and apply at once (one voter) and queue more. */
+        struct tsc_buf p = r->pending[0];
+        for (size_t i = 1; i < r->n_pending; i++)
+            r->pending[i - 1] = r->pending[i];
+        r->pending[--r->n_pending] = p;
+        if (r->acting) {
+            uint64_t index;
+            int rc = tsc__coord_append(a, p.data, p.len, &index);
+            if (rc != 0)
+                tsc_logf(TSC_LOG_DEBUG, "runs: proposal not appended: %s", tsc_strerror(rc));
+        }
+        tsc_buf_reset(&r->pending[r->n_pending]);
+        if (a->stopping)
+            break;
+    }
+    busy = 0;
+}
+
+static void on_runs_timer(uv_timer_t *t)
+{
+    struct tsc_agent *a = t->data;
+    struct tsc_barrier_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = TSC_BARRIER_EV_TICK;
+    runs_step(a, &ev);
+}
+
+/* ---- reports ---------------------------------------------------------------- */
+
+void tsc__runs_on_report(struct tsc_agent *a, const struct tsc_envelope *env)
+{
+    struct tsc_stage_report rep;
+    struct tsc_barrier_event ev;
+    uint8_t pk[TSC_PK_BYTES];
+    if (tsc_stage_report_decode(env->body, env->body_len, &rep) != 0 || rep.node != env->sender ||
+        tsc__runs_member(a, rep.node, NULL, pk) != 0 ||
+        tsc_stage_report_verify(a->wire.crypto, env->body, env->body_len, pk) != 0) {
+        a->c.control_rejected++;
+        tsc_logf(TSC_LOG_DEBUG, "runs: a stage report from %016llx was rejected",
+                 (unsigned long long)env->sender);
+        return;
+    }
+    memset(&ev, 0, sizeof ev);
+    ev.type = TSC_BARRIER_EV_REPORT;
+    ev.report = &rep;
+    runs_step(a, &ev);
+}

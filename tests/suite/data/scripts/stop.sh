@@ -1,0 +1,1 @@
+redis-cli -p {{ port }} shutdown nosave || true

@@ -1,0 +1,3 @@
+#!/bin/sh
+echo {{ port }}
+  echo {{tsc.name}} {{ host }}
