@@ -294,6 +294,7 @@ void tsc__part_on_cancel(struct tsc_agent *a, const struct tsc_envelope *env)
     ev.from = env->sender;
     ev.run = c.run;
     ev.term = c.term;
+    ev.stage = c.stage;
     part_step(a, &ev);
 }
 

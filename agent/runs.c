@@ -283,7 +283,7 @@ static void send_start(struct tsc_agent *a, const struct tsc_barrier_start *s)
 
 static void send_cancel(struct tsc_agent *a, const struct tsc_barrier_cancel *c)
 {
-    struct tsc_stage_cancel m = {c->run, a->runs.term};
+    struct tsc_stage_cancel m = {c->run, a->runs.term, c->stage};
     struct tsc_buf body;
     struct tsc_addr to = c->addr;
     tsc_buf_init(&body);

@@ -119,6 +119,7 @@ struct tsc_barrier_cancel {
     uint64_t node;
     struct tsc_addr addr;
     uint64_t run;
+    uint32_t stage; /* kill the scripts of this stage (or earlier ones), not later ones */
 };
 
 /* A run that ended in this step (applied: every voter sees it). */
@@ -192,7 +193,7 @@ enum tsc_part_stage_state {
 enum tsc_part_event_type {
     TSC_PART_EV_START = 1, /* start, from: a decoded START (fenced below) */
     TSC_PART_EV_DONE,      /* run, stage, result: the script ended */
-    TSC_PART_EV_CANCEL,    /* run, term: kill the run's scripts */
+    TSC_PART_EV_CANCEL,    /* run, stage, term: kill the run's scripts of stages <= stage */
     TSC_PART_EV_RESTORE, /* run, stage, state, result: what the store holds (before any other event)
                           */
 };

@@ -158,6 +158,7 @@ void tsc__barrier_emit_cancel(struct tsc_barrier *b, size_t i)
     c->node = r->rec.submit.participants[i].id;
     c->addr = r->rec.submit.participants[i].addr;
     c->run = r->id;
+    c->stage = r->next;
 }
 
 void tsc__barrier_settle(struct tsc_barrier *b, uint8_t status, const char *message, int kill)

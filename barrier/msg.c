@@ -15,7 +15,7 @@
 
 #define START_FIELDS  8
 #define REPORT_FIELDS 12
-#define CANCEL_FIELDS 2
+#define CANCEL_FIELDS 3
 
 static int finish(struct tsc_mp_writer *w, struct tsc_buf *out, size_t start)
 {
@@ -189,6 +189,7 @@ int tsc_stage_cancel_encode(const struct tsc_stage_cancel *m, struct tsc_buf *ou
     msgpack_pack_array(&w.pk, CANCEL_FIELDS);
     msgpack_pack_uint64(&w.pk, m->run);
     msgpack_pack_uint64(&w.pk, m->term);
+    msgpack_pack_uint32(&w.pk, m->stage);
     return finish(&w, out, start);
 }
 
@@ -196,15 +197,18 @@ int tsc_stage_cancel_decode(const uint8_t *p, size_t len, struct tsc_stage_cance
 {
     struct tsc_mp_reader r;
     uint32_t n;
+    uint64_t stage = 0;
     memset(m, 0, sizeof *m);
     if (p == NULL && len > 0)
         return TSC_EMALFORMED;
     tsc_mp_reader_init(&r, p, len);
     if (tsc_mp_read_array(&r, &n) != 0 || n != CANCEL_FIELDS ||
         tsc_mp_read_uint(&r, &m->run) != 0 || m->run == 0 || tsc_mp_read_uint(&r, &m->term) != 0 ||
+        tsc_mp_read_uint(&r, &stage) != 0 || stage >= TSC_RUN_MAX_STAGES ||
         tsc_mp_remaining(&r) != 0) {
         memset(m, 0, sizeof *m);
         return TSC_EMALFORMED;
     }
+    m->stage = (uint32_t)stage;
     return 0;
 }

@@ -330,6 +330,21 @@ static int on_restore(struct tsc_part *p, const struct tsc_part_event *ev,
     return 0;
 }
 
+/* Does run have a script running (STARTED) for a stage <= stage? A run the
+ * engine does not remember may have anything running: say yes. */
+static int runs_stage_upto(const struct tsc_part *p, uint64_t run, uint32_t stage)
+{
+    for (int i = 0; i < RUNS; i++) {
+        if (p->runs[i].run != run)
+            continue;
+        for (size_t k = 0; k < p->runs[i].n; k++)
+            if (p->runs[i].st[k].state == TSC_PART_STARTED && p->runs[i].st[k].stage <= stage)
+                return 1;
+        return 0;
+    }
+    return 1;
+}
+
 int tsc_part_step(struct tsc_part *p, const struct tsc_part_event *ev, struct tsc_part_update *up)
 {
     memset(up, 0, sizeof *up);
@@ -346,6 +361,8 @@ int tsc_part_step(struct tsc_part *p, const struct tsc_part_event *ev, struct ts
             return 0;
         }
         p->max_term = ev->term;
+        if (!runs_stage_upto(p, ev->run, ev->stage))
+            return 0; /* a late CANCEL for a stage that is over: keep what runs now */
         p->stats.cancels++;
         up->kill = 1;
         up->kill_run = ev->run;

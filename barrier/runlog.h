@@ -176,6 +176,7 @@ struct tsc_stage_report {
 struct tsc_stage_cancel {
     uint64_t run;
     uint64_t term;
+    uint32_t stage; /* the stage to stop: a delayed CANCEL must not kill a later finalize */
 };
 
 int tsc_stage_start_encode(const struct tsc_stage_start *m, struct tsc_buf *out);

@@ -111,7 +111,7 @@ static void coord_update(struct harness *h, size_t c, const struct tsc_barrier_u
         h__push_msg(h, H_START, p, co->id, &b);
     }
     for (size_t i = 0; i < up->n_cancels; i++) {
-        struct tsc_stage_cancel m = {up->cancels[i].run, co->term};
+        struct tsc_stage_cancel m = {up->cancels[i].run, co->term, up->cancels[i].stage};
         tsc_buf_reset(&b);
         assert_int_equal(tsc_stage_cancel_encode(&m, &b), 0);
         h__push_msg(h, H_CANCEL, part_of(h, up->cancels[i].node), co->id, &b);
@@ -344,6 +344,7 @@ void h_deliver(struct harness *h, size_t i, int keep)
             ev.type = TSC_PART_EV_CANCEL;
             ev.run = c.run;
             ev.term = c.term;
+            ev.stage = c.stage;
         }
         h__part_step(h, m.to, &ev);
     }

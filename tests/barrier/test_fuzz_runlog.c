@@ -84,7 +84,7 @@ static void make_seeds(struct corpus *c)
     assert_int_equal(tsc_runlog_encode_cancel(&cr, seed(c, 2)), 0);
     struct tsc_stage_start st = {1, 0, 3, 1, 100, "echo", 4, "c", 1, "db", 2};
     assert_int_equal(tsc_stage_start_encode(&st, seed(c, 0)), 0);
-    struct tsc_stage_cancel cm = {1, 3};
+    struct tsc_stage_cancel cm = {1, 3, 0};
     assert_int_equal(tsc_stage_cancel_encode(&cm, seed(c, 0)), 0);
     uint8_t pk[TSC_PK_BYTES], sk[TSC_SK_BYTES], sd[TSC_SEED_BYTES] = {1};
     tsc_crypto_cheap.keypair(pk, sk, sd);

@@ -109,6 +109,11 @@ static void test_fencing(void **state)
     assert_int_equal(start(p, 1, 10, 1, 7, "x"), 0);
     assert_true(up.spawn);
     ev.term = 7;
+    /* A late CANCEL for stage 0 must not kill what runs now (stage 1). */
+    ev.stage = 0;
+    assert_int_equal(tsc_part_step(p, &ev, &up), 0);
+    assert_false(up.kill);
+    ev.stage = 1;
     assert_int_equal(tsc_part_step(p, &ev, &up), 0);
     assert_true(up.kill);
     assert_int_equal(up.kill_run, 10);

@@ -339,7 +339,7 @@ static void test_cancel_round_trip(void **state)
 static void test_start_and_cancel_messages(void **state)
 {
     struct tsc_stage_start m = {9, 3, 17, 2, 30000000, "echo hi\n", 8, "case-a", 6, "db", 2}, d;
-    struct tsc_stage_cancel c = {9, 17}, dc;
+    struct tsc_stage_cancel c = {9, 17, 4}, dc;
     struct tsc_buf b;
     tsc_buf_init(&b);
     assert_int_equal(tsc_stage_start_encode(&m, &b), 0);
@@ -370,6 +370,7 @@ static void test_start_and_cancel_messages(void **state)
     assert_int_equal(tsc_stage_cancel_decode(b.data, b.len, &dc), 0);
     assert_int_equal(dc.run, 9);
     assert_int_equal(dc.term, 17);
+    assert_int_equal(dc.stage, 4);
     for (size_t n = 0; n < b.len; n++)
         assert_int_equal(tsc_stage_cancel_decode(b.data, n, &dc), TSC_EMALFORMED);
     tsc_buf_free(&b);
