@@ -223,6 +223,10 @@ void tsc__net_close(struct tsc_agent *a);
 /* control.c: a complete frame arrived on an incoming TCP (sealed) or Unix
  * (plaintext) connection. On return `reply` holds the frame to send back
  * (without the length prefix), or is empty for "just close". */
+/* Seal body as a frame of `type` from this agent (sender = self, seq =
+ * wall-clock µs kept increasing, random nonce). 0 or the wire's error. */
+int tsc__agent_seal(struct tsc_agent *a, int type, const uint8_t *body, size_t len,
+                    struct tsc_buf *out);
 /* Both return 1 when the reply is deferred (the request was forwarded to
  * the coordinator; tsc__net_reply(conn_id) comes later), else 0. */
 int tsc__agent_on_tcp_frame(struct tsc_agent *a, uint64_t conn_id, const struct tsc_addr *from,

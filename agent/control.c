@@ -141,8 +141,6 @@ static int forward(struct tsc_agent *a, uint64_t conn_id, int origin_tcp,
     struct tsc_control_req f = *r;
     struct tsc_addr to;
     struct tsc_buf body, sealed;
-    struct tsc_envelope env;
-    uint8_t nonce[TSC_NONCE_BYTES];
     int rc;
     uint64_t coord = tsc__coord_view(a, NULL, &to);
     if (coord == 0 || coord == a->self_id) {
@@ -153,19 +151,8 @@ static int forward(struct tsc_agent *a, uint64_t conn_id, int origin_tcp,
     tsc_buf_init(&body);
     tsc_buf_init(&sealed);
     rc = tsc_control_req_encode(&f, &body);
-    if (rc == 0) {
-        memset(&env, 0, sizeof env);
-        env.sender = a->self_id;
-        env.seq = tsc__agent_wall_us();
-        if (env.seq <= a->last_ctl_seq)
-            env.seq = a->last_ctl_seq + 1;
-        a->last_ctl_seq = env.seq;
-        env.type = TSC_MSG_CONTROL_REQ;
-        env.body = body.data;
-        env.body_len = body.len;
-        randombytes_buf(nonce, sizeof nonce);
-        rc = tsc_wire_seal(&a->wire, &env, nonce, TSC_WIRE_MAX_FRAME, &sealed);
-    }
+    if (rc == 0)
+        rc = tsc__agent_seal(a, TSC_MSG_CONTROL_REQ, body.data, body.len, &sealed);
     if (rc == 0)
         tsc__net_forward(a, conn_id, origin_tcp, &to, sealed.data, sealed.len);
     else
@@ -261,9 +248,8 @@ static int handle_request(struct tsc_agent *a, uint64_t conn_id, int origin_tcp,
     return 0;
 }
 
-/* Seal body as a CONTROL_RESP into reply. The nonce is random (libsodium):
- * control replies are not part of the engine's (sender, seq) sequence. */
-static int seal_reply(struct tsc_agent *a, const struct tsc_buf *body, struct tsc_buf *reply)
+int tsc__agent_seal(struct tsc_agent *a, int type, const uint8_t *body, size_t len,
+                    struct tsc_buf *out)
 {
     struct tsc_envelope env;
     uint8_t nonce[TSC_NONCE_BYTES];
@@ -274,11 +260,17 @@ static int seal_reply(struct tsc_agent *a, const struct tsc_buf *body, struct ts
     memset(&env, 0, sizeof env);
     env.sender = a->self_id;
     env.seq = seq;
-    env.type = TSC_MSG_CONTROL_RESP;
-    env.body = body->data;
-    env.body_len = body->len;
+    env.type = (uint8_t)type;
+    env.body = body;
+    env.body_len = len;
     randombytes_buf(nonce, sizeof nonce);
-    return tsc_wire_seal(&a->wire, &env, nonce, TSC_WIRE_MAX_FRAME, reply);
+    return tsc_wire_seal(&a->wire, &env, nonce, TSC_WIRE_MAX_FRAME, out);
+}
+
+/* Seal body as a CONTROL_RESP into reply. */
+static int seal_reply(struct tsc_agent *a, const struct tsc_buf *body, struct tsc_buf *reply)
+{
+    return tsc__agent_seal(a, TSC_MSG_CONTROL_RESP, body->data, body->len, reply);
 }
 
 static void feed_stream(struct tsc_agent *a, const struct tsc_addr *from, const uint8_t *frame,

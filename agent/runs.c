@@ -122,21 +122,9 @@ void tsc__runs_on_member(struct tsc_agent *a, uint64_t id, int alive)
 void tsc__runs_send(struct tsc_agent *a, const struct tsc_addr *to, int type, const uint8_t *body,
                     size_t len)
 {
-    struct tsc_envelope env;
     struct tsc_buf sealed;
-    uint8_t nonce[TSC_NONCE_BYTES];
-    memset(&env, 0, sizeof env);
-    env.sender = a->self_id;
-    env.seq = tsc__agent_wall_us();
-    if (env.seq <= a->last_ctl_seq)
-        env.seq = a->last_ctl_seq + 1;
-    a->last_ctl_seq = env.seq;
-    env.type = (uint8_t)type;
-    env.body = body;
-    env.body_len = len;
-    randombytes_buf(nonce, sizeof nonce);
     tsc_buf_init(&sealed);
-    if (tsc_wire_seal(&a->wire, &env, nonce, TSC_WIRE_MAX_FRAME, &sealed) == 0)
+    if (tsc__agent_seal(a, type, body, len, &sealed) == 0)
         tsc__net_send_stream(a, to, sealed.data, sealed.len);
     else
         a->c.streams_failed++;

@@ -42,34 +42,13 @@ int tsc_control_op_is_coordinator(int op)
 
 /* ---- encoding ----------------------------------------------------------- */
 
-static void pack_key(msgpack_packer *pk, const char *key)
-{
-    msgpack_pack_str_with_body(pk, key, strlen(key));
-}
-
-static void pack_kv_uint(msgpack_packer *pk, const char *key, uint64_t v)
-{
-    pack_key(pk, key);
-    msgpack_pack_uint64(pk, v);
-}
-
 static void pack_kv_bool(msgpack_packer *pk, const char *key, int v)
 {
-    pack_key(pk, key);
+    tsc__pack_key(pk, key);
     if (v)
         msgpack_pack_true(pk);
     else
         msgpack_pack_false(pk);
-}
-
-/* Finish an encode: on failure roll out back to where it started, so the
- * caller's buffer is never left with half a message. */
-static int finish(struct tsc_mp_writer *w, struct tsc_buf *out, size_t start)
-{
-    int rc = tsc_mp_writer_status(w);
-    if (rc != 0)
-        out->len = start;
-    return rc;
 }
 
 int tsc_control_req_encode(const struct tsc_control_req *req, struct tsc_buf *out)
@@ -81,21 +60,21 @@ int tsc_control_req_encode(const struct tsc_control_req *req, struct tsc_buf *ou
     int run_op = tsc_control_op_is_coordinator(req->op);
     tsc_mp_writer_init(&w, out);
     msgpack_pack_map(&w.pk, run_op ? 8 : 2);
-    pack_kv_uint(&w.pk, "v", TSC_CONTROL_VERSION);
-    pack_key(&w.pk, "op");
-    pack_key(&w.pk, tsc_control_op_name(req->op));
+    tsc__pack_kv_uint(&w.pk, "v", TSC_CONTROL_VERSION);
+    tsc__pack_key(&w.pk, "op");
+    tsc__pack_key(&w.pk, tsc_control_op_name(req->op));
     if (run_op) {
-        pack_kv_uint(&w.pk, "run", req->run);
-        pack_kv_uint(&w.pk, "nonce", req->nonce);
-        pack_key(&w.pk, "suite");
+        tsc__pack_kv_uint(&w.pk, "run", req->run);
+        tsc__pack_kv_uint(&w.pk, "nonce", req->nonce);
+        tsc__pack_key(&w.pk, "suite");
         msgpack_pack_bin_with_body(&w.pk, req->suite, req->suite_len);
-        pack_key(&w.pk, "suite_name");
+        tsc__pack_key(&w.pk, "suite_name");
         msgpack_pack_str_with_body(&w.pk, req->suite_name,
                                    strnlen(req->suite_name, sizeof req->suite_name));
-        pack_kv_uint(&w.pk, "limit", req->limit);
+        tsc__pack_kv_uint(&w.pk, "limit", req->limit);
         pack_kv_bool(&w.pk, "fwd", req->forwarded);
     }
-    return finish(&w, out, start);
+    return tsc__pack_finish(&w, out, start);
 }
 
 int tsc_control_resp_encode_members(uint64_t self, uint64_t coordinator,
@@ -108,26 +87,26 @@ int tsc_control_resp_encode_members(uint64_t self, uint64_t coordinator,
         return TSC_EINVAL;
     tsc_mp_writer_init(&w, out);
     msgpack_pack_map(&w.pk, 5);
-    pack_kv_uint(&w.pk, "v", TSC_CONTROL_VERSION);
+    tsc__pack_kv_uint(&w.pk, "v", TSC_CONTROL_VERSION);
     pack_kv_bool(&w.pk, "ok", 1);
-    pack_kv_uint(&w.pk, "self", self);
-    pack_kv_uint(&w.pk, "coord", coordinator);
-    pack_key(&w.pk, "members");
+    tsc__pack_kv_uint(&w.pk, "self", self);
+    tsc__pack_kv_uint(&w.pk, "coord", coordinator);
+    tsc__pack_key(&w.pk, "members");
     msgpack_pack_array(&w.pk, n);
     for (size_t i = 0; i < n; i++) {
         const struct tsc_control_member *m = &members[i];
         msgpack_pack_map(&w.pk, 8);
-        pack_kv_uint(&w.pk, "id", m->id);
-        pack_kv_uint(&w.pk, "ip", m->addr.ip);
-        pack_kv_uint(&w.pk, "port", m->addr.port);
-        pack_kv_uint(&w.pk, "status", m->status);
-        pack_kv_uint(&w.pk, "inc", m->incarnation);
+        tsc__pack_kv_uint(&w.pk, "id", m->id);
+        tsc__pack_kv_uint(&w.pk, "ip", m->addr.ip);
+        tsc__pack_kv_uint(&w.pk, "port", m->addr.port);
+        tsc__pack_kv_uint(&w.pk, "status", m->status);
+        tsc__pack_kv_uint(&w.pk, "inc", m->incarnation);
         pack_kv_bool(&w.pk, "self", m->is_self);
-        pack_kv_uint(&w.pk, "age_ms", m->age_ms);
-        pack_key(&w.pk, "record");
+        tsc__pack_kv_uint(&w.pk, "age_ms", m->age_ms);
+        tsc__pack_key(&w.pk, "record");
         msgpack_pack_bin_with_body(&w.pk, m->record, m->record_len);
     }
-    return finish(&w, out, start);
+    return tsc__pack_finish(&w, out, start);
 }
 
 int tsc_control_resp_encode_status(uint64_t self, const struct tsc_control_status *st,
@@ -139,34 +118,34 @@ int tsc_control_resp_encode_status(uint64_t self, const struct tsc_control_statu
         return TSC_EINVAL;
     tsc_mp_writer_init(&w, out);
     msgpack_pack_map(&w.pk, 4);
-    pack_kv_uint(&w.pk, "v", TSC_CONTROL_VERSION);
+    tsc__pack_kv_uint(&w.pk, "v", TSC_CONTROL_VERSION);
     pack_kv_bool(&w.pk, "ok", 1);
-    pack_kv_uint(&w.pk, "self", self);
-    pack_key(&w.pk, "status");
+    tsc__pack_kv_uint(&w.pk, "self", self);
+    tsc__pack_key(&w.pk, "status");
     msgpack_pack_map(&w.pk, 10);
-    pack_kv_uint(&w.pk, "coord", st->coordinator);
-    pack_kv_uint(&w.pk, "coord_ip", st->coordinator_addr.ip);
-    pack_kv_uint(&w.pk, "coord_port", st->coordinator_addr.port);
-    pack_kv_uint(&w.pk, "term", st->term);
-    pack_kv_uint(&w.pk, "role", st->role > 0 ? (uint64_t)st->role : 0);
+    tsc__pack_kv_uint(&w.pk, "coord", st->coordinator);
+    tsc__pack_kv_uint(&w.pk, "coord_ip", st->coordinator_addr.ip);
+    tsc__pack_kv_uint(&w.pk, "coord_port", st->coordinator_addr.port);
+    tsc__pack_kv_uint(&w.pk, "term", st->term);
+    tsc__pack_kv_uint(&w.pk, "role", st->role > 0 ? (uint64_t)st->role : 0);
     pack_kv_bool(&w.pk, "voter", st->voter);
     pack_kv_bool(&w.pk, "acting", st->acting);
-    pack_kv_uint(&w.pk, "commit", st->commit);
-    pack_kv_uint(&w.pk, "last", st->last_index);
-    pack_key(&w.pk, "voters");
+    tsc__pack_kv_uint(&w.pk, "commit", st->commit);
+    tsc__pack_kv_uint(&w.pk, "last", st->last_index);
+    tsc__pack_key(&w.pk, "voters");
     msgpack_pack_array(&w.pk, st->n_voters);
     for (size_t i = 0; i < st->n_voters; i++) {
         const struct tsc_control_voter *v = &st->voters[i];
         msgpack_pack_map(&w.pk, v->has_match ? 6 : 5);
-        pack_kv_uint(&w.pk, "id", v->id);
-        pack_kv_uint(&w.pk, "ip", v->addr.ip);
-        pack_kv_uint(&w.pk, "port", v->addr.port);
-        pack_kv_uint(&w.pk, "status", v->status);
+        tsc__pack_kv_uint(&w.pk, "id", v->id);
+        tsc__pack_kv_uint(&w.pk, "ip", v->addr.ip);
+        tsc__pack_kv_uint(&w.pk, "port", v->addr.port);
+        tsc__pack_kv_uint(&w.pk, "status", v->status);
         pack_kv_bool(&w.pk, "self", v->is_self);
         if (v->has_match)
-            pack_kv_uint(&w.pk, "match", v->match);
+            tsc__pack_kv_uint(&w.pk, "match", v->match);
     }
-    return finish(&w, out, start);
+    return tsc__pack_finish(&w, out, start);
 }
 
 /* Stat names become JSON keys in tscctl; keep them to a safe alphabet. */
@@ -195,14 +174,14 @@ int tsc_control_resp_encode_stats(uint64_t self, const struct tsc_control_stat *
             return TSC_EINVAL;
     tsc_mp_writer_init(&w, out);
     msgpack_pack_map(&w.pk, 4);
-    pack_kv_uint(&w.pk, "v", TSC_CONTROL_VERSION);
+    tsc__pack_kv_uint(&w.pk, "v", TSC_CONTROL_VERSION);
     pack_kv_bool(&w.pk, "ok", 1);
-    pack_kv_uint(&w.pk, "self", self);
-    pack_key(&w.pk, "stats");
+    tsc__pack_kv_uint(&w.pk, "self", self);
+    tsc__pack_key(&w.pk, "stats");
     msgpack_pack_map(&w.pk, n);
     for (size_t i = 0; i < n; i++)
-        pack_kv_uint(&w.pk, stats[i].name, stats[i].value);
-    return finish(&w, out, start);
+        tsc__pack_kv_uint(&w.pk, stats[i].name, stats[i].value);
+    return tsc__pack_finish(&w, out, start);
 }
 
 int tsc_control_resp_encode_error(int code, const char *message, struct tsc_buf *out)
@@ -212,21 +191,15 @@ int tsc_control_resp_encode_error(int code, const char *message, struct tsc_buf 
     size_t mlen = message ? strnlen(message, TSC_ERRMSG_SIZE - 1) : 0;
     tsc_mp_writer_init(&w, out);
     msgpack_pack_map(&w.pk, 4);
-    pack_kv_uint(&w.pk, "v", TSC_CONTROL_VERSION);
+    tsc__pack_kv_uint(&w.pk, "v", TSC_CONTROL_VERSION);
     pack_kv_bool(&w.pk, "ok", 0);
-    pack_kv_uint(&w.pk, "code", code > 0 ? (uint64_t)code : 0);
-    pack_key(&w.pk, "error");
+    tsc__pack_kv_uint(&w.pk, "code", code > 0 ? (uint64_t)code : 0);
+    tsc__pack_key(&w.pk, "error");
     msgpack_pack_str_with_body(&w.pk, message ? message : "", mlen);
-    return finish(&w, out, start);
+    return tsc__pack_finish(&w, out, start);
 }
 
 /* ---- decoding ----------------------------------------------------------- */
-
-/* 1 when the msgpack string (s, n) equals the C string lit. */
-static int key_is(const char *s, uint32_t n, const char *lit)
-{
-    return strlen(lit) == n && memcmp(s, lit, n) == 0;
-}
 
 int tsc_control_req_decode(const uint8_t *p, size_t len, struct tsc_control_req *req, char *errmsg)
 {
@@ -244,15 +217,15 @@ int tsc_control_req_decode(const uint8_t *p, size_t len, struct tsc_control_req 
         uint32_t klen;
         if (tsc_mp_read_str(&r, &k, &klen) != 0)
             goto malformed;
-        if (key_is(k, klen, "v")) {
+        if (tsc__key_is(k, klen, "v")) {
             if (tsc_mp_read_uint(&r, &version) != 0)
                 goto malformed;
-        } else if (key_is(k, klen, "op")) {
+        } else if (tsc__key_is(k, klen, "op")) {
             if (tsc_mp_read_str(&r, &op, &op_len) != 0)
                 goto malformed;
-        } else if (key_is(k, klen, "run") || key_is(k, klen, "nonce") || key_is(k, klen, "suite") ||
-                   key_is(k, klen, "suite_name") || key_is(k, klen, "limit") ||
-                   key_is(k, klen, "fwd")) {
+        } else if (tsc__key_is(k, klen, "run") || tsc__key_is(k, klen, "nonce") ||
+                   tsc__key_is(k, klen, "suite") || tsc__key_is(k, klen, "suite_name") ||
+                   tsc__key_is(k, klen, "limit") || tsc__key_is(k, klen, "fwd")) {
             if (tsc__control_decode_req_key(&r, k, klen, req) != 0)
                 goto malformed;
         } else if (tsc_mp_skip(&r) != 0) {
@@ -270,11 +243,11 @@ int tsc_control_req_decode(const uint8_t *p, size_t len, struct tsc_control_req 
         tsc_errmsg_setf(errmsg, "control request without \"op\"");
         return TSC_EMALFORMED;
     }
-    if (key_is(op, op_len, "members")) {
+    if (tsc__key_is(op, op_len, "members")) {
         req->op = TSC_CONTROL_OP_MEMBERS;
-    } else if (key_is(op, op_len, "stats")) {
+    } else if (tsc__key_is(op, op_len, "stats")) {
         req->op = TSC_CONTROL_OP_STATS;
-    } else if (key_is(op, op_len, "status")) {
+    } else if (tsc__key_is(op, op_len, "status")) {
         req->op = TSC_CONTROL_OP_STATUS;
     } else if ((req->op = tsc__control_run_op(op, op_len)) != 0) {
         /* a run op */
@@ -325,24 +298,24 @@ static int decode_member(struct tsc_mp_reader *r, struct tsc_control_member *m)
         int rc = 0;
         if (tsc_mp_read_str(r, &k, &klen) != 0)
             return TSC_EMALFORMED;
-        if (key_is(k, klen, "id")) {
+        if (tsc__key_is(k, klen, "id")) {
             rc = tsc_mp_read_uint(r, &m->id);
-        } else if (key_is(k, klen, "ip")) {
+        } else if (tsc__key_is(k, klen, "ip")) {
             rc = read_u32(r, &m->addr.ip);
-        } else if (key_is(k, klen, "port")) {
+        } else if (tsc__key_is(k, klen, "port")) {
             rc = read_u16(r, &m->addr.port);
-        } else if (key_is(k, klen, "status")) {
+        } else if (tsc__key_is(k, klen, "status")) {
             rc = tsc_mp_read_uint(r, &v);
             if (rc == 0 && v > 3)
                 rc = TSC_EMALFORMED;
             m->status = (uint8_t)v;
-        } else if (key_is(k, klen, "inc")) {
+        } else if (tsc__key_is(k, klen, "inc")) {
             rc = tsc_mp_read_uint(r, &m->incarnation);
-        } else if (key_is(k, klen, "self")) {
+        } else if (tsc__key_is(k, klen, "self")) {
             rc = tsc_mp_read_bool(r, &m->is_self);
-        } else if (key_is(k, klen, "age_ms")) {
+        } else if (tsc__key_is(k, klen, "age_ms")) {
             rc = tsc_mp_read_uint(r, &m->age_ms);
-        } else if (key_is(k, klen, "record")) {
+        } else if (tsc__key_is(k, klen, "record")) {
             uint32_t blen;
             rc = tsc_mp_read_bin(r, &m->record, &blen);
             m->record_len = blen;
@@ -415,20 +388,20 @@ static int decode_voter(struct tsc_mp_reader *r, struct tsc_control_voter *v)
         int rc;
         if (tsc_mp_read_str(r, &k, &klen) != 0)
             return TSC_EMALFORMED;
-        if (key_is(k, klen, "id")) {
+        if (tsc__key_is(k, klen, "id")) {
             rc = tsc_mp_read_uint(r, &v->id);
-        } else if (key_is(k, klen, "ip")) {
+        } else if (tsc__key_is(k, klen, "ip")) {
             rc = read_u32(r, &v->addr.ip);
-        } else if (key_is(k, klen, "port")) {
+        } else if (tsc__key_is(k, klen, "port")) {
             rc = read_u16(r, &v->addr.port);
-        } else if (key_is(k, klen, "status")) {
+        } else if (tsc__key_is(k, klen, "status")) {
             rc = tsc_mp_read_uint(r, &x);
             if (rc == 0 && x > 3 && x != TSC_CONTROL_STATUS_UNKNOWN)
                 rc = TSC_EMALFORMED;
             v->status = (uint8_t)x;
-        } else if (key_is(k, klen, "self")) {
+        } else if (tsc__key_is(k, klen, "self")) {
             rc = tsc_mp_read_bool(r, &v->is_self);
-        } else if (key_is(k, klen, "match")) {
+        } else if (tsc__key_is(k, klen, "match")) {
             rc = tsc_mp_read_uint(r, &v->match);
             v->has_match = 1;
         } else {
@@ -453,28 +426,28 @@ static int decode_status(struct tsc_mp_reader *r, struct tsc_control_resp *out)
         int rc = 0;
         if (tsc_mp_read_str(r, &k, &klen) != 0)
             return TSC_EMALFORMED;
-        if (key_is(k, klen, "coord")) {
+        if (tsc__key_is(k, klen, "coord")) {
             rc = tsc_mp_read_uint(r, &st->coordinator);
-        } else if (key_is(k, klen, "coord_ip")) {
+        } else if (tsc__key_is(k, klen, "coord_ip")) {
             rc = read_u32(r, &st->coordinator_addr.ip);
-        } else if (key_is(k, klen, "coord_port")) {
+        } else if (tsc__key_is(k, klen, "coord_port")) {
             rc = read_u16(r, &st->coordinator_addr.port);
-        } else if (key_is(k, klen, "term")) {
+        } else if (tsc__key_is(k, klen, "term")) {
             rc = tsc_mp_read_uint(r, &st->term);
-        } else if (key_is(k, klen, "role")) {
+        } else if (tsc__key_is(k, klen, "role")) {
             rc = tsc_mp_read_uint(r, &x);
             if (rc == 0 && x > 15)
                 rc = TSC_EMALFORMED;
             st->role = (int)x;
-        } else if (key_is(k, klen, "voter")) {
+        } else if (tsc__key_is(k, klen, "voter")) {
             rc = tsc_mp_read_bool(r, &st->voter);
-        } else if (key_is(k, klen, "acting")) {
+        } else if (tsc__key_is(k, klen, "acting")) {
             rc = tsc_mp_read_bool(r, &st->acting);
-        } else if (key_is(k, klen, "commit")) {
+        } else if (tsc__key_is(k, klen, "commit")) {
             rc = tsc_mp_read_uint(r, &st->commit);
-        } else if (key_is(k, klen, "last")) {
+        } else if (tsc__key_is(k, klen, "last")) {
             rc = tsc_mp_read_uint(r, &st->last_index);
-        } else if (key_is(k, klen, "voters") && st->n_voters == 0) {
+        } else if (tsc__key_is(k, klen, "voters") && st->n_voters == 0) {
             uint32_t m;
             rc = tsc_mp_read_array(r, &m);
             if (rc == 0 && m > TSC_CONTROL_MAX_VOTERS)
@@ -505,17 +478,17 @@ static int decode_resp(struct tsc_mp_reader *r, struct tsc_control_resp *out)
         int rc;
         if (tsc_mp_read_str(r, &k, &klen) != 0)
             return TSC_EMALFORMED;
-        if (key_is(k, klen, "v")) {
+        if (tsc__key_is(k, klen, "v")) {
             rc = tsc_mp_read_uint(r, &version);
-        } else if (key_is(k, klen, "ok")) {
+        } else if (tsc__key_is(k, klen, "ok")) {
             rc = tsc_mp_read_bool(r, &out->ok);
             have_ok = 1;
-        } else if (key_is(k, klen, "self")) {
+        } else if (tsc__key_is(k, klen, "self")) {
             rc = tsc_mp_read_uint(r, &out->self);
-        } else if (key_is(k, klen, "code")) {
+        } else if (tsc__key_is(k, klen, "code")) {
             rc = tsc_mp_read_uint(r, &v);
             out->code = v < TSC_ERROR_MAX ? (int)v : TSC_EIO;
-        } else if (key_is(k, klen, "error")) {
+        } else if (tsc__key_is(k, klen, "error")) {
             const char *s;
             uint32_t slen;
             rc = tsc_mp_read_str(r, &s, &slen);
@@ -524,13 +497,13 @@ static int decode_resp(struct tsc_mp_reader *r, struct tsc_control_resp *out)
                 memcpy(out->error, s, m);
                 out->error[m] = '\0';
             }
-        } else if (key_is(k, klen, "members") && !out->has_members) {
+        } else if (tsc__key_is(k, klen, "members") && !out->has_members) {
             rc = decode_members(r, out);
-        } else if (key_is(k, klen, "stats") && !out->has_stats) {
+        } else if (tsc__key_is(k, klen, "stats") && !out->has_stats) {
             rc = decode_stats(r, out);
-        } else if (key_is(k, klen, "status") && !out->has_status) {
+        } else if (tsc__key_is(k, klen, "status") && !out->has_status) {
             rc = decode_status(r, out);
-        } else if (key_is(k, klen, "coord")) {
+        } else if (tsc__key_is(k, klen, "coord")) {
             rc = tsc_mp_read_uint(r, &out->coordinator);
         } else if (tsc__control_is_run_key(k, klen)) {
             rc = tsc__control_decode_run_key(r, k, klen, out);

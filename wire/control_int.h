@@ -2,8 +2,37 @@
 #ifndef TSC_WIRE_CONTROL_INT_H
 #define TSC_WIRE_CONTROL_INT_H
 
+#include <string.h>
+
 #include "wire/control.h"
 #include "wire/mp.h"
+
+/* Shared by the codec files: string-keyed maps, all-or-nothing encodes. */
+static inline int tsc__key_is(const char *s, uint32_t n, const char *lit)
+{
+    return strlen(lit) == n && memcmp(s, lit, n) == 0;
+}
+
+static inline void tsc__pack_key(msgpack_packer *pk, const char *key)
+{
+    msgpack_pack_str_with_body(pk, key, strlen(key));
+}
+
+static inline void tsc__pack_kv_uint(msgpack_packer *pk, const char *key, uint64_t v)
+{
+    tsc__pack_key(pk, key);
+    msgpack_pack_uint64(pk, v);
+}
+
+/* Finish an encode: on failure roll out back to where it started, so the
+ * caller's buffer is never left with half a message. */
+static inline int tsc__pack_finish(struct tsc_mp_writer *w, struct tsc_buf *out, size_t start)
+{
+    int rc = tsc_mp_writer_status(w);
+    if (rc != 0)
+        out->len = start;
+    return rc;
+}
 
 /* enum tsc_control_op of a run op's name, or 0. */
 int tsc__control_run_op(const char *s, uint32_t n);

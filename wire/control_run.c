@@ -7,31 +7,15 @@
 #include "common/alloc.h"
 #include "wire/control_int.h"
 
-static int key_is(const char *s, uint32_t n, const char *lit)
-{
-    return strlen(lit) == n && memcmp(s, lit, n) == 0;
-}
-
-static void pack_key(msgpack_packer *pk, const char *key)
-{
-    msgpack_pack_str_with_body(pk, key, strlen(key));
-}
-
-static void pack_kv_uint(msgpack_packer *pk, const char *key, uint64_t v)
-{
-    pack_key(pk, key);
-    msgpack_pack_uint64(pk, v);
-}
-
 static void pack_kv_str(msgpack_packer *pk, const char *key, const char *s, size_t max)
 {
-    pack_key(pk, key);
+    tsc__pack_key(pk, key);
     msgpack_pack_str_with_body(pk, s, strnlen(s, max));
 }
 
 static void pack_kv_bin(msgpack_packer *pk, const char *key, const uint8_t *p, size_t n)
 {
-    pack_key(pk, key);
+    tsc__pack_key(pk, key);
     msgpack_pack_bin_with_body(pk, p, n);
 }
 
@@ -39,24 +23,16 @@ static void pack_kv_bin(msgpack_packer *pk, const char *key, const uint8_t *p, s
 static void pack_head(msgpack_packer *pk, uint64_t self, uint32_t more)
 {
     msgpack_pack_map(pk, 3 + more);
-    pack_kv_uint(pk, "v", TSC_CONTROL_VERSION);
-    pack_key(pk, "ok");
+    tsc__pack_kv_uint(pk, "v", TSC_CONTROL_VERSION);
+    tsc__pack_key(pk, "ok");
     msgpack_pack_true(pk);
-    pack_kv_uint(pk, "self", self);
-}
-
-static int finish(struct tsc_mp_writer *w, struct tsc_buf *out, size_t start)
-{
-    int rc = tsc_mp_writer_status(w);
-    if (rc != 0)
-        out->len = start;
-    return rc;
+    tsc__pack_kv_uint(pk, "self", self);
 }
 
 int tsc__control_run_op(const char *s, uint32_t n)
 {
     for (int op = TSC_CONTROL_OP_RUN; op <= TSC_CONTROL_OP_RESULTS; op++)
-        if (key_is(s, n, tsc_control_op_name(op)))
+        if (tsc__key_is(s, n, tsc_control_op_name(op)))
             return op;
     return 0;
 }
@@ -77,19 +53,19 @@ int tsc__control_decode_req_key(struct tsc_mp_reader *r, const char *k, uint32_t
                                 struct tsc_control_req *req)
 {
     uint64_t v;
-    if (key_is(k, klen, "run"))
+    if (tsc__key_is(k, klen, "run"))
         return tsc_mp_read_uint(r, &req->run);
-    if (key_is(k, klen, "nonce"))
+    if (tsc__key_is(k, klen, "nonce"))
         return tsc_mp_read_uint(r, &req->nonce);
-    if (key_is(k, klen, "suite")) {
+    if (tsc__key_is(k, klen, "suite")) {
         uint32_t n;
         int rc = tsc_mp_read_bin(r, &req->suite, &n);
         req->suite_len = n;
         return rc;
     }
-    if (key_is(k, klen, "suite_name"))
+    if (tsc__key_is(k, klen, "suite_name"))
         return read_name(r, req->suite_name, sizeof req->suite_name);
-    if (key_is(k, klen, "limit")) {
+    if (tsc__key_is(k, klen, "limit")) {
         if (tsc_mp_read_uint(r, &v) != 0 || v > UINT32_MAX)
             return TSC_EMALFORMED;
         req->limit = (uint32_t)v;
@@ -106,8 +82,8 @@ int tsc_control_resp_encode_run(uint64_t self, uint64_t run, struct tsc_buf *out
     size_t start = out->len;
     tsc_mp_writer_init(&w, out);
     pack_head(&w.pk, self, 1);
-    pack_kv_uint(&w.pk, "run", run);
-    return finish(&w, out, start);
+    tsc__pack_kv_uint(&w.pk, "run", run);
+    return tsc__pack_finish(&w, out, start);
 }
 
 int tsc_control_resp_encode_progress(uint64_t self, const struct tsc_control_progress *p,
@@ -117,18 +93,18 @@ int tsc_control_resp_encode_progress(uint64_t self, const struct tsc_control_pro
     size_t start = out->len;
     tsc_mp_writer_init(&w, out);
     pack_head(&w.pk, self, 1);
-    pack_key(&w.pk, "progress");
+    tsc__pack_key(&w.pk, "progress");
     msgpack_pack_map(&w.pk, 9);
-    pack_kv_uint(&w.pk, "run", p->run);
-    pack_kv_uint(&w.pk, "state", p->state > 0 ? (uint64_t)p->state : 0);
-    pack_kv_uint(&w.pk, "stage", p->stage);
-    pack_kv_uint(&w.pk, "n_stages", p->n_stages);
-    pack_kv_uint(&w.pk, "queued", p->queued);
+    tsc__pack_kv_uint(&w.pk, "run", p->run);
+    tsc__pack_kv_uint(&w.pk, "state", p->state > 0 ? (uint64_t)p->state : 0);
+    tsc__pack_kv_uint(&w.pk, "stage", p->stage);
+    tsc__pack_kv_uint(&w.pk, "n_stages", p->n_stages);
+    tsc__pack_kv_uint(&w.pk, "queued", p->queued);
     pack_kv_bin(&w.pk, "outcomes", p->outcomes, p->outcomes ? p->n_stages : 0);
     pack_kv_bin(&w.pk, "reported", p->reported, p->n_reported);
     pack_kv_bin(&w.pk, "submit", p->submit, p->submit_len);
     pack_kv_str(&w.pk, "diag", p->diagnosis, sizeof p->diagnosis);
-    return finish(&w, out, start);
+    return tsc__pack_finish(&w, out, start);
 }
 
 int tsc_control_resp_encode_records(uint64_t self, uint64_t run,
@@ -141,12 +117,12 @@ int tsc_control_resp_encode_records(uint64_t self, uint64_t run,
         return TSC_EINVAL;
     tsc_mp_writer_init(&w, out);
     pack_head(&w.pk, self, 2);
-    pack_kv_uint(&w.pk, "run", run);
-    pack_key(&w.pk, "records");
+    tsc__pack_kv_uint(&w.pk, "run", run);
+    tsc__pack_key(&w.pk, "records");
     msgpack_pack_array(&w.pk, (uint32_t)n);
     for (size_t i = 0; i < n; i++)
         msgpack_pack_bin_with_body(&w.pk, recs[i].p, recs[i].len);
-    return finish(&w, out, start);
+    return tsc__pack_finish(&w, out, start);
 }
 
 int tsc_control_resp_encode_history(uint64_t self, const struct tsc_control_run_summary *runs,
@@ -158,26 +134,26 @@ int tsc_control_resp_encode_history(uint64_t self, const struct tsc_control_run_
         return TSC_EINVAL;
     tsc_mp_writer_init(&w, out);
     pack_head(&w.pk, self, 1);
-    pack_key(&w.pk, "history");
+    tsc__pack_key(&w.pk, "history");
     msgpack_pack_array(&w.pk, (uint32_t)n);
     for (size_t i = 0; i < n; i++) {
         const struct tsc_control_run_summary *s = &runs[i];
         msgpack_pack_map(&w.pk, 7);
-        pack_kv_uint(&w.pk, "run", s->run);
+        tsc__pack_kv_uint(&w.pk, "run", s->run);
         pack_kv_str(&w.pk, "suite", s->suite, sizeof s->suite);
-        pack_kv_uint(&w.pk, "state", s->state > 0 ? (uint64_t)s->state : 0);
-        pack_kv_uint(&w.pk, "submitted_us", s->submitted_us);
-        pack_kv_uint(&w.pk, "ended_us", s->ended_us);
-        pack_kv_uint(&w.pk, "n_cases", s->n_cases);
-        pack_kv_uint(&w.pk, "n_failed", s->n_failed);
+        tsc__pack_kv_uint(&w.pk, "state", s->state > 0 ? (uint64_t)s->state : 0);
+        tsc__pack_kv_uint(&w.pk, "submitted_us", s->submitted_us);
+        tsc__pack_kv_uint(&w.pk, "ended_us", s->ended_us);
+        tsc__pack_kv_uint(&w.pk, "n_cases", s->n_cases);
+        tsc__pack_kv_uint(&w.pk, "n_failed", s->n_failed);
     }
-    return finish(&w, out, start);
+    return tsc__pack_finish(&w, out, start);
 }
 
 int tsc__control_is_run_key(const char *k, uint32_t klen)
 {
-    return key_is(k, klen, "run") || key_is(k, klen, "progress") || key_is(k, klen, "records") ||
-           key_is(k, klen, "history");
+    return tsc__key_is(k, klen, "run") || tsc__key_is(k, klen, "progress") ||
+           tsc__key_is(k, klen, "records") || tsc__key_is(k, klen, "history");
 }
 
 static int read_small(struct tsc_mp_reader *r, uint32_t *out, uint64_t max)
@@ -211,25 +187,25 @@ static int decode_progress(struct tsc_mp_reader *r, struct tsc_control_progress 
         int rc;
         if (tsc_mp_read_str(r, &k, &klen) != 0)
             return TSC_EMALFORMED;
-        if (key_is(k, klen, "run")) {
+        if (tsc__key_is(k, klen, "run")) {
             rc = tsc_mp_read_uint(r, &p->run);
-        } else if (key_is(k, klen, "state")) {
+        } else if (tsc__key_is(k, klen, "state")) {
             rc = read_state(r, &p->state);
-        } else if (key_is(k, klen, "stage")) {
+        } else if (tsc__key_is(k, klen, "stage")) {
             rc = read_small(r, &p->stage, UINT32_MAX);
-        } else if (key_is(k, klen, "n_stages")) {
+        } else if (tsc__key_is(k, klen, "n_stages")) {
             rc = read_small(r, &p->n_stages, UINT32_MAX);
-        } else if (key_is(k, klen, "queued")) {
+        } else if (tsc__key_is(k, klen, "queued")) {
             rc = read_small(r, &p->queued, UINT32_MAX);
-        } else if (key_is(k, klen, "outcomes")) {
+        } else if (tsc__key_is(k, klen, "outcomes")) {
             rc = tsc_mp_read_bin(r, &outcomes, &n_outcomes);
-        } else if (key_is(k, klen, "reported")) {
+        } else if (tsc__key_is(k, klen, "reported")) {
             rc = tsc_mp_read_bin(r, &p->reported, &blen);
             p->n_reported = blen;
-        } else if (key_is(k, klen, "submit")) {
+        } else if (tsc__key_is(k, klen, "submit")) {
             rc = tsc_mp_read_bin(r, &p->submit, &blen);
             p->submit_len = blen;
-        } else if (key_is(k, klen, "diag")) {
+        } else if (tsc__key_is(k, klen, "diag")) {
             rc = read_name(r, p->diagnosis, sizeof p->diagnosis);
         } else {
             rc = tsc_mp_skip(r);
@@ -274,19 +250,19 @@ static int decode_summary(struct tsc_mp_reader *r, struct tsc_control_run_summar
         int rc;
         if (tsc_mp_read_str(r, &k, &klen) != 0)
             return TSC_EMALFORMED;
-        if (key_is(k, klen, "run"))
+        if (tsc__key_is(k, klen, "run"))
             rc = tsc_mp_read_uint(r, &s->run);
-        else if (key_is(k, klen, "suite"))
+        else if (tsc__key_is(k, klen, "suite"))
             rc = read_name(r, s->suite, sizeof s->suite);
-        else if (key_is(k, klen, "state"))
+        else if (tsc__key_is(k, klen, "state"))
             rc = read_state(r, &s->state);
-        else if (key_is(k, klen, "submitted_us"))
+        else if (tsc__key_is(k, klen, "submitted_us"))
             rc = tsc_mp_read_uint(r, &s->submitted_us);
-        else if (key_is(k, klen, "ended_us"))
+        else if (tsc__key_is(k, klen, "ended_us"))
             rc = tsc_mp_read_uint(r, &s->ended_us);
-        else if (key_is(k, klen, "n_cases"))
+        else if (tsc__key_is(k, klen, "n_cases"))
             rc = read_small(r, &s->n_cases, UINT32_MAX);
-        else if (key_is(k, klen, "n_failed"))
+        else if (tsc__key_is(k, klen, "n_failed"))
             rc = read_small(r, &s->n_failed, UINT32_MAX);
         else
             rc = tsc_mp_skip(r);
@@ -316,17 +292,17 @@ static int decode_history(struct tsc_mp_reader *r, struct tsc_control_resp *out)
 int tsc__control_decode_run_key(struct tsc_mp_reader *r, const char *k, uint32_t klen,
                                 struct tsc_control_resp *out)
 {
-    if (key_is(k, klen, "run")) {
+    if (tsc__key_is(k, klen, "run")) {
         out->has_run = 1;
         return tsc_mp_read_uint(r, &out->run);
     }
-    if (key_is(k, klen, "progress") && !out->has_progress) {
+    if (tsc__key_is(k, klen, "progress") && !out->has_progress) {
         out->has_progress = 1;
         return decode_progress(r, &out->progress);
     }
-    if (key_is(k, klen, "records") && !out->has_records)
+    if (tsc__key_is(k, klen, "records") && !out->has_records)
         return decode_records(r, out);
-    if (key_is(k, klen, "history") && !out->has_history)
+    if (tsc__key_is(k, klen, "history") && !out->has_history)
         return decode_history(r, out);
     return tsc_mp_skip(r);
 }
