@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -234,12 +235,112 @@ static void test_status_round_trip(void **state)
     tsc_buf_free(&b);
 }
 
+/* The run ops: every field of a request survives, and every response kind. */
+static void test_run_ops_round_trip(void **state)
+{
+    static const uint8_t suite[] = {0x81, 0xa1, 'v', 0x01};
+    struct tsc_buf b;
+    struct tsc_control_req in = {.op = TSC_CONTROL_OP_RUN,
+                                 .run = 7,
+                                 .nonce = 0xabcdef,
+                                 .suite = suite,
+                                 .suite_len = sizeof suite,
+                                 .limit = 20,
+                                 .forwarded = 1},
+                           out;
+    snprintf(in.suite_name, sizeof in.suite_name, "redis");
+    tsc_buf_init(&b);
+    for (int op = TSC_CONTROL_OP_RUN; op <= TSC_CONTROL_OP_RESULTS; op++) {
+        in.op = op;
+        tsc_buf_reset(&b);
+        assert_int_equal(tsc_control_req_encode(&in, &b), 0);
+        assert_int_equal(tsc_control_req_decode(b.data, b.len, &out, NULL), 0);
+        assert_int_equal(out.op, op);
+        assert_true(tsc_control_op_is_coordinator(op));
+        assert_int_equal(out.run, 7);
+        assert_int_equal(out.nonce, 0xabcdef);
+        assert_int_equal(out.suite_len, sizeof suite);
+        assert_memory_equal(out.suite, suite, sizeof suite);
+        assert_string_equal(out.suite_name, "redis");
+        assert_int_equal(out.limit, 20);
+        assert_int_equal(out.forwarded, 1);
+    }
+    assert_false(tsc_control_op_is_coordinator(TSC_CONTROL_OP_STATUS));
+
+    /* progress */
+    static const uint8_t outcomes[] = {1, 2, 0}, reported[] = {1, 0}, sub[] = {9, 9};
+    struct tsc_control_progress p = {.run = 5,
+                                     .state = 2,
+                                     .stage = 2,
+                                     .n_stages = 3,
+                                     .queued = 1,
+                                     .outcomes = outcomes,
+                                     .reported = reported,
+                                     .n_reported = 2,
+                                     .submit = sub,
+                                     .submit_len = 2};
+    snprintf(p.diagnosis, sizeof p.diagnosis, "node3 timed out");
+    struct tsc_control_resp r;
+    tsc_buf_reset(&b);
+    assert_int_equal(tsc_control_resp_encode_progress(1, &p, &b), 0);
+    assert_int_equal(tsc_control_resp_decode(b.data, b.len, &r), 0);
+    assert_true(r.ok && r.has_progress);
+    assert_int_equal(r.progress.run, 5);
+    assert_int_equal(r.progress.state, 2);
+    assert_int_equal(r.progress.stage, 2);
+    assert_int_equal(r.progress.n_stages, 3);
+    assert_int_equal(r.progress.queued, 1);
+    assert_memory_equal(r.progress.outcomes, outcomes, 3);
+    assert_int_equal(r.progress.n_reported, 2);
+    assert_memory_equal(r.progress.reported, reported, 2);
+    assert_int_equal(r.progress.submit_len, 2);
+    assert_string_equal(r.progress.diagnosis, "node3 timed out");
+    tsc_control_resp_free(&r);
+    /* Every truncation fails cleanly. */
+    for (size_t n = 0; n < b.len; n++)
+        assert_int_not_equal(tsc_control_resp_decode(b.data, n, &r), 0);
+
+    /* records */
+    struct tsc_control_bytes recs[2] = {{sub, 2}, {outcomes, 3}};
+    tsc_buf_reset(&b);
+    assert_int_equal(tsc_control_resp_encode_records(1, 5, recs, 2, &b), 0);
+    assert_int_equal(tsc_control_resp_decode(b.data, b.len, &r), 0);
+    assert_true(r.has_records && r.has_run);
+    assert_int_equal(r.run, 5);
+    assert_int_equal(r.n_records, 2);
+    assert_int_equal(r.records[1].len, 3);
+    assert_memory_equal(r.records[1].p, outcomes, 3);
+    tsc_control_resp_free(&r);
+    for (size_t n = 0; n < b.len; n++)
+        assert_int_not_equal(tsc_control_resp_decode(b.data, n, &r), 0);
+
+    /* history */
+    struct tsc_control_run_summary h[2] = {
+        {.run = 9, .state = 3, .submitted_us = 10, .ended_us = 20, .n_cases = 4, .n_failed = 1},
+        {.run = 8, .state = 4}};
+    snprintf(h[0].suite, sizeof h[0].suite, "hello");
+    tsc_buf_reset(&b);
+    assert_int_equal(tsc_control_resp_encode_history(1, h, 2, &b), 0);
+    assert_int_equal(tsc_control_resp_decode(b.data, b.len, &r), 0);
+    assert_true(r.has_history);
+    assert_int_equal(r.n_history, 2);
+    assert_int_equal(r.history[0].run, 9);
+    assert_string_equal(r.history[0].suite, "hello");
+    assert_int_equal(r.history[0].n_failed, 1);
+    assert_int_equal(r.history[1].state, 4);
+    tsc_control_resp_free(&r);
+    for (size_t n = 0; n < b.len; n++)
+        assert_int_not_equal(tsc_control_resp_decode(b.data, n, &r), 0);
+    tsc_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_status_round_trip), cmocka_unit_test(test_request_round_trip),
-        cmocka_unit_test(test_request_rejects),   cmocka_unit_test(test_members_round_trip),
-        cmocka_unit_test(test_stats_and_error),   cmocka_unit_test(test_hostile_input),
+        cmocka_unit_test(test_status_round_trip),  cmocka_unit_test(test_request_round_trip),
+        cmocka_unit_test(test_request_rejects),    cmocka_unit_test(test_members_round_trip),
+        cmocka_unit_test(test_stats_and_error),    cmocka_unit_test(test_hostile_input),
+        cmocka_unit_test(test_run_ops_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
