@@ -114,6 +114,7 @@ struct tsc__runs {
     struct tsc_buf *pending;
     size_t n_pending, cap_pending;
     int in_coord_step;
+    int flushing; /* runs.c: tsc__runs_after_coord_step is on the stack */
     int done_stored; /* participant.c: the DONE being stepped is stored already */
     /* Rendering cache: the decoded suite of the run STARTs are sent for. */
     uint64_t cache_run;

@@ -361,10 +361,9 @@ void tsc__runs_apply(struct tsc_agent *a, const struct tsc_election_entry *e)
 void tsc__runs_after_coord_step(struct tsc_agent *a)
 {
     struct tsc__runs *r = &a->runs;
-    static int busy; /* one agent per process; guards the recursion below */
-    if (busy || r->in_coord_step || r->b == NULL || a->stopping)
+    if (r->flushing || r->in_coord_step || r->b == NULL || a->stopping)
         return;
-    busy = 1;
+    r->flushing = 1;
     for (;;) {
         int acting = tsc__coord_acting(a);
         uint64_t term = a->coord.e ? tsc_election_term(a->coord.e) : 0;
@@ -379,11 +378,9 @@ void tsc__runs_after_coord_step(struct tsc_agent *a)
             if (acting)
                 tsc_logf(TSC_LOG_INFO, "runs: acting coordinator (term %llu)",
                          (unsigned long long)term);
-            busy = 0;
             r->in_coord_step = 1; /* hold proposals: flushed below */
             runs_step(a, &ev);
             r->in_coord_step = 0;
-            busy = 1;
         }
         if (r->n_pending == 0)
             break;
@@ -403,7 +400,7 @@ void tsc__runs_after_coord_step(struct tsc_agent *a)
         if (a->stopping)
             break;
     }
-    busy = 0;
+    r->flushing = 0;
 }
 
 static void on_runs_timer(uv_timer_t *t)
