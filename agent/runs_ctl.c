@@ -231,7 +231,8 @@ static int op_status(struct tsc_agent *a, const struct tsc_control_req *req, str
         if (v.stages[k] == NULL)
             continue;
         outcomes[k] = v.stages[k]->outcome;
-        if (v.stages[k]->outcome == TSC_STAGE_FAILED)
+        /* The first failure is usually the cause of the later ones. */
+        if (v.stages[k]->outcome == TSC_STAGE_FAILED && p.diagnosis[0] == '\0')
             snprintf(p.diagnosis, sizeof p.diagnosis, "%s", v.stages[k]->diagnosis);
     }
     p.outcomes = outcomes;

@@ -2,10 +2,12 @@
  * for `tscctl history`.
  *
  * Key space "runs": [run u64 BE][seq u32 BE] -> the record's bytes, with
- * seq 0 the SUBMIT, 1 + k the STAGE record of stage k, 0xFFFFFFFE the
- * CANCEL. A record for a key that is already stored is not written again:
- * the first applied decision wins, on every voter alike (the engine ignores
- * the later duplicates the same way).
+ * seq 0 the SUBMIT, 2 + 2k the STAGE record of stage k, and 1 + 2s the
+ * CANCEL, where s is the stage the run was at when the cancel was applied:
+ * key order is log order, which is the order a run view needs (a cancel
+ * changes which stages follow). A record for a key that is already stored
+ * is not written again: the first applied decision wins, on every voter
+ * alike (the engine ignores the later duplicates the same way).
  * Key space "history": [run u64 BE] -> summary (fixed layout below).
  *
  * These writes are derived state: the replicated log is the truth, and after
@@ -18,7 +20,8 @@
 #include "common/alloc.h"
 
 #define SEQ_SUBMIT 0u
-#define SEQ_CANCEL 0xFFFFFFFEu
+#define SEQ_STAGE(k)  (2u + 2u * (k))
+#define SEQ_CANCEL(s) (1u + 2u * (s))
 
 /* summary: state u8, submitted u64, ended u64, n_cases u32, n_failed u32,
  * name length u8, name bytes. */
@@ -95,6 +98,16 @@ static int summary_get(struct tsc_agent *a, uint64_t run, struct tsc_control_run
     return rc;
 }
 
+/* The stage run is at, as the barrier engine knows it before it applies the
+ * CANCEL being stored: its current stage if it is the running run, else 0
+ * (queued: nothing decided yet). */
+static uint32_t cancel_stage(struct tsc_agent *a, uint64_t run)
+{
+    struct tsc_barrier_progress p;
+    tsc_barrier_progress(a->runs.b, &p);
+    return p.run == run ? p.stage : 0;
+}
+
 void tsc__runs_store_record(struct tsc_agent *a, uint64_t index, const struct tsc_runlog *r,
                             const uint8_t *data, size_t len)
 {
@@ -111,11 +124,11 @@ void tsc__runs_store_record(struct tsc_agent *a, uint64_t index, const struct ts
         break;
     case TSC_RUNLOG_STAGE:
         run = r->stage.run;
-        seq = 1u + r->stage.stage;
+        seq = SEQ_STAGE(r->stage.stage);
         break;
     case TSC_RUNLOG_CANCEL:
         run = r->cancel.run;
-        seq = SEQ_CANCEL;
+        seq = SEQ_CANCEL(cancel_stage(a, run));
         break;
     default:
         return;
@@ -159,8 +172,11 @@ void tsc__runs_store_finished(struct tsc_agent *a, uint64_t run, int state)
     if (summary_get(a, run, &s) != 0)
         return;
     s.state = state;
-    s.ended_us = tsc__agent_wall_us();
     s.n_failed = 0;
+    /* The end is in the records (the newest decision, or the cancel of a run
+     * that never started), so that re-applying the log after a restart
+     * gives the same history. */
+    s.ended_us = s.submitted_us;
     tsc_buf_init(&hold);
     if (tsc__runs_store_load(a, run, &recs, &n, &hold, NULL) == 0 && n > 0 &&
         tsc_run_view_init(&v, run, recs[0].p, recs[0].len) == 0) {
@@ -169,6 +185,11 @@ void tsc__runs_store_finished(struct tsc_agent *a, uint64_t run, int state)
         for (uint32_t c = 0; c < v.submit.n_cases; c++)
             if (tsc_run_view_case_state(&v, c) == TSC_CASE_FAILED)
                 s.n_failed++;
+        for (uint32_t k = 0; k < v.n_stages; k++)
+            if (v.stages[k] != NULL && v.stages[k]->decided_us > s.ended_us)
+                s.ended_us = v.stages[k]->decided_us;
+        if (v.cancelled && v.cancel.at_us > s.ended_us)
+            s.ended_us = v.cancel.at_us;
         tsc_run_view_free(&v);
     }
     tsc_free(recs);
