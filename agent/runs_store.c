@@ -19,7 +19,7 @@
 #include "agent/log.h"
 #include "common/alloc.h"
 
-#define SEQ_SUBMIT 0u
+#define SEQ_SUBMIT    0u
 #define SEQ_STAGE(k)  (2u + 2u * (k))
 #define SEQ_CANCEL(s) (1u + 2u * (s))
 
