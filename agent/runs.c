@@ -171,7 +171,11 @@ static int render(struct tsc_agent *a, uint32_t k, uint32_t i, struct tsc_buf *o
     const struct tsc_run_participant *p = &s->participants[i];
     const struct tsc_suite_stage *st = tsc_suite_stage_at(&r->suite, k);
     const char *role = p->role;
-    const struct tsc_suite_script *sc = tsc_suite_script_for(st, &role, p->role[0] ? 1 : 0);
+    /* The SUBMIT's case count and its suite agree (the coordinator wrote
+     * both), but a stage the suite does not have runs nothing. */
+    const struct tsc_suite_script *sc = st != NULL && k < tsc_suite_n_stages(&r->suite)
+                                            ? tsc_suite_script_for(st, &role, p->role[0] ? 1 : 0)
+                                            : NULL;
     char errmsg[TSC_ERRMSG_SIZE] = "", idx[24], cnt[24], runid[24], ip[TSC_ADDR_STRLEN];
     struct tsc_buf machines;
     int32_t ci = -1;
@@ -384,19 +388,20 @@ void tsc__runs_after_coord_step(struct tsc_agent *a)
         }
         if (r->n_pending == 0)
             break;
-        /* Append the oldest proposal; this steps the election engine, which
-         * may commit and apply at once (one voter) and queue more. */
+        /* Take the oldest proposal out of the queue (it owns its bytes now),
+         * then append it: that steps the election engine, which may commit
+         * and apply at once (one voter) and queue more. */
         struct tsc_buf p = r->pending[0];
-        for (size_t i = 1; i < r->n_pending; i++)
-            r->pending[i - 1] = r->pending[i];
-        r->pending[--r->n_pending] = p;
+        memmove(r->pending, r->pending + 1, (r->n_pending - 1) * sizeof *r->pending);
+        r->n_pending--;
+        tsc_buf_init(&r->pending[r->n_pending]); /* the vacated slot owned nothing */
         if (r->acting) {
             uint64_t index;
             int rc = tsc__coord_append(a, p.data, p.len, &index);
             if (rc != 0)
                 tsc_logf(TSC_LOG_DEBUG, "runs: proposal not appended: %s", tsc_strerror(rc));
         }
-        tsc_buf_reset(&r->pending[r->n_pending]);
+        tsc_buf_free(&p);
         if (a->stopping)
             break;
     }

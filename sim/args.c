@@ -13,6 +13,7 @@ static const char *const scenario_names[] = {
     [TSC_SIM_CONVERGE] = "converge",   [TSC_SIM_CRASH] = "crash",
     [TSC_SIM_PARTITION] = "partition", [TSC_SIM_CAMPAIGN] = "campaign",
     [TSC_SIM_ELECTION] = "election",   [TSC_SIM_FAILOVER] = "failover",
+    [TSC_SIM_BARRIER] = "barrier",
 };
 
 const char *tsc_sim_scenario_name(int scenario)
@@ -29,9 +30,16 @@ void tsc_sim_usage(FILE *f)
           "  crash     --nodes N --kill K --seed S [--loss P] [--duration SECONDS]\n"
           "  partition --nodes N --seed S\n"
           "  campaign  --seeds A..B --nodes N [--duration SECONDS] [--voters V] [--drift EPS]\n"
+          "            [--runs]\n"
           "  election  --nodes N --voters V --seed S\n"
           "  failover  --nodes N --voters V --seeds A..B\n"
-          "election options (election, failover, campaign):\n"
+          "  barrier   --participants N --seed S [--cases C]\n"
+          "runs (campaign --runs, barrier):\n"
+          "  --runs                 campaign: a client submits runs through the coordinator;\n"
+          "                         stage barriers are checked, every run must finish\n"
+          "  --participants N       barrier: one run on N nodes, all of them participants\n"
+          "  --cases C              barrier: test cases of the run, 1..16 (default 4)\n"
+          "election options (election, failover, campaign, barrier):\n"
           "  --voters V             nodes 0..V-1 have role voter (campaign: 0 = no election)\n"
           "  --drift EPS            clock rates in [1-EPS, 1+EPS] (default 0.01)\n"
           "  --lease-ms MS          override the lease derived from the drift bound\n"
@@ -54,16 +62,17 @@ void tsc_sim_opts_default(struct tsc_sim_opts *o, int scenario)
     o->nodes = scenario == TSC_SIM_CAMPAIGN ? 20 : 100;
     if (scenario == TSC_SIM_ELECTION || scenario == TSC_SIM_FAILOVER)
         o->nodes = 7;
-    o->voters = scenario == TSC_SIM_CAMPAIGN                                   ? 5
+    o->voters = scenario == TSC_SIM_CAMPAIGN || scenario == TSC_SIM_BARRIER    ? 5
                 : scenario == TSC_SIM_ELECTION || scenario == TSC_SIM_FAILOVER ? 3
                                                                                : 0;
+    o->cases = 4;
     o->drift = 0.01;
     o->seed = 1;
     o->seed_first = 1;
     o->seed_last = 10;
     o->kill = 1;
     o->duration_s = scenario == TSC_SIM_CAMPAIGN ? 20 : 30;
-    o->settle_s = 5;
+    o->settle_s = scenario == TSC_SIM_BARRIER ? 1 : 5;
     o->crypto = TSC_SIM_CRYPTO_CHEAP;
 }
 
@@ -113,9 +122,12 @@ static int parse_range(const char *s, uint64_t *a, uint64_t *b)
 /* Which scenarios a flag applies to (bit per scenario). */
 #define ALL                                                                                        \
     ((1u << TSC_SIM_CONVERGE) | (1u << TSC_SIM_CRASH) | (1u << TSC_SIM_PARTITION) |                \
-     (1u << TSC_SIM_CAMPAIGN) | (1u << TSC_SIM_ELECTION) | (1u << TSC_SIM_FAILOVER))
+     (1u << TSC_SIM_CAMPAIGN) | (1u << TSC_SIM_ELECTION) | (1u << TSC_SIM_FAILOVER) |              \
+     (1u << TSC_SIM_BARRIER))
 #define ONLY(s) (1u << (s))
-#define ELECT   (ONLY(TSC_SIM_ELECTION) | ONLY(TSC_SIM_FAILOVER) | ONLY(TSC_SIM_CAMPAIGN))
+#define ELECT                                                                                      \
+    (ONLY(TSC_SIM_ELECTION) | ONLY(TSC_SIM_FAILOVER) | ONLY(TSC_SIM_CAMPAIGN) |                    \
+     ONLY(TSC_SIM_BARRIER))
 
 static const struct flag {
     const char *name;
@@ -139,6 +151,9 @@ static const struct flag {
     {"--trace", 1, ALL},
     {"--verbose", 0, ALL},
     {"--help", 0, ALL},
+    {"--runs", 0, ONLY(TSC_SIM_CAMPAIGN)},
+    {"--participants", 1, ONLY(TSC_SIM_BARRIER)},
+    {"--cases", 1, ONLY(TSC_SIM_BARRIER)},
 };
 
 static int apply(struct tsc_sim_opts *o, const char *name, const char *val, char *errmsg)
@@ -195,6 +210,21 @@ static int apply(struct tsc_sim_opts *o, const char *name, const char *val, char
         o->verbose = 1;
     } else if (!strcmp(name, "--help")) {
         o->help = 1;
+    } else if (!strcmp(name, "--runs")) {
+        o->runs = 1;
+    } else if (!strcmp(name, "--participants")) {
+        if (parse_u64(val, &u) || u < 1 || u > TSC_SIM_MAX_PARTICIPANTS) {
+            tsc_errmsg_setf(errmsg, "--participants: expected 1..%u, got '%s'",
+                            TSC_SIM_MAX_PARTICIPANTS, val);
+            return TSC_EINVAL;
+        }
+        o->nodes = (uint32_t)u;
+    } else if (!strcmp(name, "--cases")) {
+        if (parse_u64(val, &u) || u < 1 || u > 16) {
+            tsc_errmsg_setf(errmsg, "--cases: expected 1..16, got '%s'", val);
+            return TSC_EINVAL;
+        }
+        o->cases = (uint32_t)u;
     } else if (!strcmp(name, "--crypto")) {
         if (!strcmp(val, "cheap"))
             o->crypto = TSC_SIM_CRYPTO_CHEAP;
@@ -232,7 +262,7 @@ int tsc_sim_args_parse(struct tsc_sim_opts *o, int argc, char **argv, char *errm
     tsc_sim_opts_default(o, 0);
     if (argc < 2) {
         tsc_errmsg_setf(errmsg, "missing scenario (converge, crash, partition, campaign, "
-                                "election, failover)");
+                                "election, failover, barrier)");
         return TSC_EINVAL;
     }
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
@@ -246,7 +276,7 @@ int tsc_sim_args_parse(struct tsc_sim_opts *o, int argc, char **argv, char *errm
     if (!sc) {
         tsc_errmsg_setf(errmsg,
                         "unknown scenario '%s' (converge, crash, partition, campaign, election, "
-                        "failover)",
+                        "failover, barrier)",
                         argv[1]);
         return TSC_EINVAL;
     }
@@ -303,8 +333,16 @@ int tsc_sim_args_parse(struct tsc_sim_opts *o, int argc, char **argv, char *errm
                         scenario_names[sc], sc == TSC_SIM_FAILOVER ? "3" : "1", o->nodes);
         return TSC_EINVAL;
     }
-    if (sc == TSC_SIM_CAMPAIGN && o->voters > o->nodes)
+    if ((sc == TSC_SIM_CAMPAIGN || sc == TSC_SIM_BARRIER) && o->voters > o->nodes)
         o->voters = o->nodes; /* the default 5 on a smaller world: every node votes */
+    if ((sc == TSC_SIM_BARRIER || (sc == TSC_SIM_CAMPAIGN && o->runs)) && o->voters == 0) {
+        tsc_errmsg_setf(errmsg, "runs need the election: --voters must be >= 1");
+        return TSC_EINVAL;
+    }
+    if (sc == TSC_SIM_BARRIER && o->nodes > TSC_SIM_MAX_PARTICIPANTS) {
+        tsc_errmsg_setf(errmsg, "barrier: at most %u participants", TSC_SIM_MAX_PARTICIPANTS);
+        return TSC_EINVAL;
+    }
     if ((sc == TSC_SIM_CAMPAIGN || sc == TSC_SIM_FAILOVER) &&
         o->seed_last - o->seed_first >= 1000000) {
         tsc_errmsg_setf(errmsg, "--seeds: at most 1000000 seeds per run");

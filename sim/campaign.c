@@ -16,6 +16,14 @@
  * leave. After the faults stop: one coordinator that every live member
  * knows, within the membership bound, and again after membership converged.
  *
+ * With runs (--runs, sim/runs.h), every node also runs the barrier engines,
+ * a client submits a run (a few cases, a few participants) through the
+ * coordinator every few seconds while the faults last (and cancels one now
+ * and then), and the runs' invariants (sim/runs_check.c) are checked as
+ * they go. When the faults stop, every stopped node is restarted too, and
+ * after the membership and coordinator checks every submitted run must
+ * finish within RUNS_LIMIT: nothing waits forever.
+ *
  * The schedule is drawn from its own PRNG seeded from the seed, so a seed's
  * faults do not move when the network model draws differently; the whole
  * run of a seed is replayable from the command line printed for it. */
@@ -26,6 +34,7 @@
 #include "common/alloc.h"
 #include "common/time.h"
 #include "sim/coord.h"
+#include "sim/runs.h"
 #include "sim/scenario.h"
 #include "sim/stats.h"
 
@@ -36,6 +45,9 @@
  * COORD_LIMIT once membership has converged. */
 #define COORD_LIMIT TSC_SEC(30)
 #define READY_LIMIT TSC_SEC(60) /* before they start: every voter added */
+/* Runs: after the coordinator is agreed on again, every submitted run ends
+ * (a stage lasts at most its timeout plus the coordinator's grace). */
+#define RUNS_LIMIT TSC_SEC(300)
 
 enum fault {
     F_CRASH,
@@ -171,6 +183,8 @@ static int fault(struct tsc_sim_world *w, struct tsc_prng *p, uint64_t *heal_at)
             struct tsc_sim_cnode *c = &w->coord->c[i];
             if (c->e && tsc_election_role(c->e) == TSC_ELECTION_LEADER && may_stop(w, i, 0) &&
                 (down + 1) * 3 <= w->n) {
+                if (w->runs)
+                    tsc_sim_runs_note_kill(w);
                 tsc_sim_node_crash(w, i);
                 break;
             }
@@ -273,10 +287,19 @@ static int one_seed(const struct tsc_sim_opts *o, uint64_t seed, FILE *trace,
     rc = tsc__sim_run_for(w, o, end, NULL, NULL, NULL, errmsg);
     if (rc)
         goto done;
-    /* Faults stop: heal the network; stopped nodes stay stopped. */
+    /* Faults stop: heal the network; stopped nodes stay stopped, except
+     * with runs: they come back (their participants report LOST). */
     tsc_sim_net_heal(&w->net);
     w->net.cfg = w->cfg.net;
     tsc_sim_world_note(w, "quiet", 0, 0);
+    if (w->runs) {
+        w->runs->client_on = 0;
+        for (uint32_t i = 0; i < w->n && rc == 0; i++)
+            if (w->nodes[i].state == TSC_SIM_NODE_DOWN)
+                rc = tsc_sim_node_restart(w, i);
+        if (rc)
+            goto done;
+    }
     tsc_sim_coord_reach_update(w);
     int met = 0;
     uint64_t quiet = w->now;
@@ -301,6 +324,17 @@ static int one_seed(const struct tsc_sim_opts *o, uint64_t seed, FILE *trace,
         rc = coord_settles(w, o, seed, w->now + COORD_LIMIT, errmsg);
         if (rc)
             goto done;
+    }
+    if (w->runs) {
+        rc = tsc__sim_run_for(w, o, w->now + RUNS_LIMIT, tsc_sim_runs_idle, NULL, &met, errmsg);
+        if (rc)
+            goto done;
+        if (!met) {
+            char why[400];
+            tsc_sim_runs_explain(w, why, sizeof why);
+            tsc_sim_violation(w, TSC_SIM_V_RUN_STUCK, "seed %" PRIu64 ": %.0f s after: %s", seed,
+                              (double)RUNS_LIMIT / 1e6, why);
+        }
     }
     tsc_sim_inv_verify_views(w);
     if (w->coord)
@@ -349,8 +383,10 @@ int tsc_sim_campaign(const struct tsc_sim_opts *o_in, struct tsc_sim_result *r, 
                     len +=
                         (size_t)snprintf(extra + len, sizeof(extra) - len, " --drift %g", o->drift);
                 if (o->lease_us)
-                    snprintf(extra + len, sizeof(extra) - len, " --lease-ms %g",
-                             (double)o->lease_us / 1e3);
+                    len += (size_t)snprintf(extra + len, sizeof(extra) - len, " --lease-ms %g",
+                                            (double)o->lease_us / 1e3);
+                if (o->runs)
+                    snprintf(extra + len, sizeof(extra) - len, " --runs");
                 snprintf(r->replay, sizeof(r->replay),
                          "tscsim campaign --seeds %" PRIu64 "..%" PRIu64 " --nodes %u%s", seed,
                          seed, o->nodes, extra);

@@ -16,6 +16,7 @@
 #include "common/alloc.h"
 #include "common/time.h"
 #include "sim/coord.h"
+#include "sim/runs.h"
 #include "sim/stats.h"
 
 #define META_INTERVAL_US      TSC_MSEC(100)
@@ -120,7 +121,6 @@ int tsc_sim_coord_enable(struct tsc_sim_world *w, uint32_t voters, double drift,
     co->drift = drift;
     co->client_every = client_every_us;
     co->watch_at = TSC_TIME_NEVER;
-    tsc_buf_init(&co->scratch);
     tsc_election_config_default(&co->cfg);
     co->cfg.lease = lease_us ? lease_us : tsc__sim_coord_lease(co->cfg.election_timeout_min, drift);
     if (co->cfg.lease > co->cfg.election_timeout_min ||
@@ -154,7 +154,6 @@ static void coord_free(struct tsc_sim_coord *co)
         tsc_free((void *)co->acked[k].data);
     tsc_free(co->acked);
     tsc_free(co->acked_term);
-    tsc_buf_free(&co->scratch);
     tsc_free(co);
 }
 
@@ -318,6 +317,13 @@ static int coord_step(struct tsc_sim_world *w, uint32_t i, struct tsc_election_e
     if (up.leader_changed || up.log_from != 0)
         c->view_dirty = 1;
     tsc__sim_coord_after_step(w, i, &up);
+    /* As agent/coord.c: committed records are applied before the frames go
+     * out (runs.c queues what that proposes until this step is over). */
+    if (w->runs && up.n_committed) {
+        int r = tsc__sim_runs_committed(w, i, &up);
+        if (r)
+            return r;
+    }
     for (size_t k = 0; k < up.n_out; k++) {
         const struct tsc_election_out *o = &up.out[k];
         int r = tsc__sim_send(w, i, &o->to, o->kind == TSC_ELECTION_OUT_STREAM, o->data, o->len);
@@ -327,7 +333,28 @@ static int coord_step(struct tsc_sim_world *w, uint32_t i, struct tsc_election_e
     uint64_t d = virtual_at(c, up.next_deadline, w->now);
     c->deadline = d <= w->now ? w->now + 1 : d;
     check_watch(w);
-    return arm(w, i);
+    int rc2 = arm(w, i);
+    /* The update is consumed: the runs driver may step the engine again. */
+    if (rc2 == 0 && w->runs)
+        rc2 = tsc__sim_runs_after_coord_step(w, i);
+    return rc2;
+}
+
+int tsc__sim_coord_acting(struct tsc_sim_world *w, uint32_t i)
+{
+    struct tsc_sim_cnode *c = w->coord ? &w->coord->c[i] : NULL;
+    return c != NULL && c->e != NULL && !w->nodes[i].leaving &&
+           tsc_election_acting(c->e, tsc__sim_coord_local(w, i, w->now));
+}
+
+int tsc__sim_coord_append(struct tsc_sim_world *w, uint32_t i, const uint8_t *data, size_t len,
+                          int *result)
+{
+    struct tsc_election_event ev = {.type = TSC_ELECTION_EV_APPEND, .data = data, .len = len};
+    *result = TSC_ESTATE;
+    if (!tsc__sim_coord_acting(w, i))
+        return 0;
+    return coord_step(w, i, &ev, result);
 }
 
 uint64_t tsc_sim_coord_view(struct tsc_sim_world *w, uint32_t i, uint64_t *term)
@@ -470,7 +497,10 @@ int tsc__sim_coord_start(struct tsc_sim_world *w, uint32_t i)
         .voted_for = c->disk.voted_for,
         .entries = c->disk.log,
         .n_entries = c->disk.n,
-        .commit = c->disk.commit,
+        /* tscd gives no hint: the commits are reported again once the
+         * leader's commit index arrives, and its runs driver rebuilds the
+         * barrier engine from them. With runs on, the simulator does too. */
+        .commit = w->runs ? 0 : c->disk.commit,
     };
     char em[TSC_ERRMSG_SIZE] = "";
     /* Distinct from the SWIM engine's seed: the nonces' random parts differ. */
@@ -527,13 +557,6 @@ int tsc__sim_coord_leave(struct tsc_sim_world *w, uint32_t i)
         return 0;
     struct tsc_election_event ev = {.type = TSC_ELECTION_EV_LEAVE};
     return coord_step(w, i, &ev, NULL);
-}
-
-int tsc__sim_coord_is_raft(struct tsc_sim_world *w, const uint8_t *data, size_t len)
-{
-    struct tsc_envelope env;
-    int rc = tsc_wire_open(&w->wire, data, len, TSC_WIRE_MAX_FRAME, &w->coord->scratch, &env);
-    return rc == 0 && env.type >= TSC_MSG_RAFT_VOTE && env.type < TSC_MSG_CONTROL_REQ;
 }
 
 int tsc__sim_coord_deliver(struct tsc_sim_world *w, uint32_t i, uint32_t from, int stream,

@@ -64,7 +64,6 @@ struct tsc_sim_coord {
     double drift;
     struct tsc_election_config cfg;
     struct tsc_sim_cnode *c; /* one per node */
-    struct tsc_buf scratch;
     /* invariant state */
     /* link[a][b] for voter-role nodes a, b: TSC_TIME_NEVER while they are
      * both up and can exchange messages both ways, else the virtual time
@@ -130,8 +129,13 @@ uint64_t tsc__sim_coord_local(struct tsc_sim_world *w, uint32_t i, uint64_t t);
 /* Change node i's clock rate from now on, keeping its local clock continuous. */
 void tsc_sim_coord_set_rate(struct tsc_sim_world *w, uint32_t i, double rate);
 
-/* 1 when the frame's envelope type is a RAFT one (opened once, scratch). */
-int tsc__sim_coord_is_raft(struct tsc_sim_world *w, const uint8_t *data, size_t len);
+/* Node i is an acting coordinator (leader inside its lease, not leaving),
+ * as tsc__coord_acting in tscd. */
+int tsc__sim_coord_acting(struct tsc_sim_world *w, uint32_t i);
+/* EV_APPEND on node i if it acts (else *result = TSC_ESTATE); *result is the
+ * engine's answer. 0 or a fatal error. */
+int tsc__sim_coord_append(struct tsc_sim_world *w, uint32_t i, const uint8_t *data, size_t len,
+                          int *result);
 
 /* The coordinator node i recognises (0: none); *term its term. */
 uint64_t tsc_sim_coord_view(struct tsc_sim_world *w, uint32_t i, uint64_t *term);

@@ -21,6 +21,9 @@ enum tsc_sim_ev_kind {
     TSC_SIM_EV_LEAVE_END, /* a leaving node stops, announced or not */
     TSC_SIM_EV_ETICK,     /* the node's election engine deadline (sim/coord.c) */
     TSC_SIM_EV_CLIENT,    /* the client appends a record through the coordinator */
+    TSC_SIM_EV_RTICK,     /* the node's barrier engine deadline (sim/runs.c) */
+    TSC_SIM_EV_SCRIPT,    /* a simulated script ends (`msg`: its token) */
+    TSC_SIM_EV_RCLIENT,   /* the runs client submits or retries (sim/runs_client.c) */
 };
 
 struct tsc_sim_ev {

@@ -43,6 +43,10 @@ static const char *const kind_names[TSC_SIM_V_MAX] = {
     [TSC_SIM_V_ACTING] = "acting_without_majority",
     [TSC_SIM_V_NO_COORD] = "no_coordinator",
     [TSC_SIM_V_STORE] = "election_store",
+    [TSC_SIM_V_BARRIER] = "barrier_crossed",
+    [TSC_SIM_V_TWICE] = "stage_started_twice",
+    [TSC_SIM_V_DECIDED] = "decided_stage",
+    [TSC_SIM_V_RUN_STUCK] = "run_not_finished",
 };
 
 _Static_assert(TSC_SIM_V_MAX <= TSC_SIM_KINDS, "violations_by_kind is too small");

@@ -9,6 +9,7 @@
 
 #include "common/time.h"
 #include "sim/coord.h"
+#include "sim/runs.h"
 #include "sim/stats.h"
 #include "sim/world.h"
 #include "wire/record.h"
@@ -96,6 +97,9 @@ int tsc_sim_node_start(struct tsc_sim_world *w, uint32_t i)
     tsc_sim_world_note(w, nd->lives > 1 ? "restart" : "start", i, id.incarnation);
     nd->deadline = w->now;
     rc = schedule_tick(w, nd, i);
+    /* The runs engines exist before the election can report a commit. */
+    if (rc == 0 && w->runs)
+        rc = tsc__sim_runs_start(w, i);
     return rc ? rc : tsc__sim_coord_start(w, i);
 }
 
@@ -187,6 +191,8 @@ void tsc_sim_node_crash(struct tsc_sim_world *w, uint32_t i)
     tsc_sim_inv_drop_row(w, i);
     tsc_sim_world_note(w, "crash", i, 0);
     tsc__sim_coord_crash(w, i);
+    if (w->runs)
+        tsc__sim_runs_crash(w, i);
 }
 
 int tsc_sim_node_restart(struct tsc_sim_world *w, uint32_t i)
@@ -295,6 +301,11 @@ int tsc_sim_node_step(struct tsc_sim_world *w, uint32_t i, struct tsc_gossip_eve
     /* The update is consumed; the election may look at membership now. */
     if (up.n_changes && w->coord) {
         rc = tsc__sim_coord_membership(w, i);
+        if (rc)
+            return rc;
+    }
+    if (up.n_changes && w->runs && nd->g) {
+        rc = tsc__sim_runs_members(w, i, up.changes, up.n_changes);
         if (rc)
             return rc;
     }

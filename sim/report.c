@@ -95,10 +95,11 @@ void tsc_sim_report(FILE *f, const struct tsc_sim_opts *o, const struct tsc_sim_
     if (!multi) {
         num(&e, "loss", o->loss, 4);
         num(&e, "bootstrap_s", r->bootstrap_s, 3);
-        if (o->scenario != TSC_SIM_ELECTION)
+        if (o->scenario != TSC_SIM_ELECTION && o->scenario != TSC_SIM_BARRIER)
             num(&e, "quiesce_s", r->quiesce_s, 1);
     }
     int elect = o->scenario == TSC_SIM_ELECTION || o->scenario == TSC_SIM_FAILOVER ||
+                o->scenario == TSC_SIM_BARRIER ||
                 (o->scenario == TSC_SIM_CAMPAIGN && o->voters > 0);
     if (elect) {
         u64(&e, "voters", o->voters);
@@ -166,6 +167,38 @@ void tsc_sim_report(FILE *f, const struct tsc_sim_opts *o, const struct tsc_sim_
             u64(&e, "appends", r->appends);
             u64(&e, "acked", r->acked);
         }
+        if (o->runs) {
+            u64(&e, "runs_submitted", r->runs_submitted);
+            u64(&e, "runs_finished", r->runs_finished);
+            u64(&e, "runs_passed", r->runs_passed);
+            u64(&e, "runs_failed", r->runs_failed);
+            u64(&e, "runs_cancelled", r->runs_cancelled);
+            u64(&e, "stages_decided", r->stages_decided);
+            u64(&e, "stage_spawns", r->stage_spawns);
+            u64(&e, "stages_lost", r->stages_lost);
+            u64(&e, "coord_kills_mid_run", r->coord_kills_mid_run);
+            u64(&e, "starts_fenced", r->starts_fenced);
+            u64(&e, "reports_rejected", r->reports_rejected);
+        }
+        break;
+    case TSC_SIM_BARRIER:
+        u64(&e, "participants", o->nodes);
+        u64(&e, "cases", o->cases);
+        u64(&e, "transitions", r->transitions);
+        num(&e, "rtt_ms", r->rtt_us < 0 ? -1 : r->rtt_us / 1e3, 3);
+        num(&e, "transition_p50_s", r->transition_p50_s, 6);
+        num(&e, "transition_p99_s", r->transition_p99_s, 6);
+        num(&e, "transition_max_s", r->transition_max_s, 6);
+        num(&e, "transition_p50_rtt", r->transition_p50_rtt, 2);
+        num(&e, "transition_p99_rtt", r->transition_p99_rtt, 2);
+        num(&e, "transition_max_rtt", r->transition_max_rtt, 2);
+        num(&e, "report_p50_rtt", r->report_p50_rtt, 2);
+        num(&e, "commit_p50_rtt", r->commit_p50_rtt, 2);
+        num(&e, "start_p50_rtt", r->start_p50_rtt, 2);
+        num(&e, "run_s", r->run_s, 6);
+        u64(&e, "runs_passed", r->runs_passed);
+        u64(&e, "stage_spawns", r->stage_spawns);
+        u64(&e, "term", r->term);
         break;
     default:
         break;

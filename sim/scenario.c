@@ -9,6 +9,7 @@
 #include "common/alloc.h"
 #include "common/time.h"
 #include "sim/coord.h"
+#include "sim/runs.h"
 #include "sim/stats.h"
 
 double tsc__sim_wall(void)
@@ -53,11 +54,28 @@ int tsc__sim_setup(const struct tsc_sim_opts *o, uint64_t seed, FILE *trace,
     cfg.trace = trace;
     int rc = tsc_sim_world_new(w, &cfg, errmsg);
     int elect = o->scenario == TSC_SIM_ELECTION || o->scenario == TSC_SIM_FAILOVER ||
-                o->scenario == TSC_SIM_CAMPAIGN;
+                o->scenario == TSC_SIM_CAMPAIGN || o->scenario == TSC_SIM_BARRIER;
+    int runs = o->scenario == TSC_SIM_BARRIER || (o->scenario == TSC_SIM_CAMPAIGN && o->runs);
     if (rc == 0 && elect && o->voters > 0) {
         /* The campaign's client offers a record every 100 ms. */
         uint64_t client = o->scenario == TSC_SIM_CAMPAIGN ? TSC_MSEC(100) : 0;
         rc = tsc_sim_coord_enable(*w, o->voters, o->drift, o->lease_us, client, errmsg);
+        if (rc == 0 && runs) {
+            struct tsc_sim_runs_config rcfg;
+            tsc_sim_runs_config_default(&rcfg);
+            if (o->scenario == TSC_SIM_BARRIER) {
+                /* One run on every node, scripts that end at once: what
+                 * is measured is the barrier itself. */
+                rcfg.submit_every_us = 0;
+                rcfg.parts_max = 0;
+                rcfg.cases_min = rcfg.cases_max = o->cases;
+                rcfg.stage_timeout_ms = 30000;
+                rcfg.dur_max_us = 0;
+                rcfg.p_fail = rcfg.p_hang = rcfg.p_stuck = rcfg.p_empty = rcfg.p_cancel = 0;
+                rcfg.measure = 1;
+            }
+            rc = tsc_sim_runs_enable(*w, &rcfg, errmsg);
+        }
         if (rc) {
             tsc_sim_world_free(*w);
             *w = NULL;
@@ -211,6 +229,20 @@ void tsc__sim_collect(struct tsc_sim_world *w, struct tsc_sim_result *r)
         r->lease_us = w->coord->cfg.lease;
         r->failovers += w->coord->leaderships;
     }
+    if (w->runs) {
+        struct tsc_sim_runs *rs = w->runs;
+        r->runs_submitted += rs->submitted;
+        r->runs_finished += rs->finished;
+        r->runs_passed += rs->passed;
+        r->runs_failed += rs->failed;
+        r->runs_cancelled += rs->cancelled;
+        r->stage_spawns += rs->spawns;
+        r->stages_decided += rs->decisions;
+        r->stages_lost += rs->lost;
+        r->coord_kills_mid_run += rs->kills_mid_run;
+        r->starts_fenced += rs->fenced;
+        r->reports_rejected += rs->rejected;
+    }
     if (w->violations && !r->violations)
         snprintf(r->first_violation, sizeof(r->first_violation), "%s", w->first_violation);
     r->violations += w->violations;
@@ -233,6 +265,10 @@ int tsc__sim_begin(const struct tsc_sim_opts *o, struct tsc_sim_result *r, FILE 
     r->failover_p50_s = r->failover_p99_s = r->failover_max_s = -1;
     r->bootstrap_s = -1;
     r->quiesce_s = -1;
+    r->transition_p50_s = r->transition_p99_s = r->transition_max_s = -1;
+    r->transition_p50_rtt = r->transition_p99_rtt = r->transition_max_rtt = -1;
+    r->report_p50_rtt = r->commit_p50_rtt = r->start_p50_rtt = -1;
+    r->rtt_us = r->run_s = -1;
     *trace = NULL;
     if (o->trace_path) {
         *trace = fopen(o->trace_path, "w");
@@ -272,6 +308,8 @@ int tsc_sim_run(const struct tsc_sim_opts *o, struct tsc_sim_result *r, char *er
         return tsc_sim_election(o, r, errmsg);
     case TSC_SIM_FAILOVER:
         return tsc_sim_failover(o, r, errmsg);
+    case TSC_SIM_BARRIER:
+        return tsc_sim_barrier(o, r, errmsg);
     default:
         tsc_errmsg_setf(errmsg, "unknown scenario %d", o->scenario);
         return TSC_EINVAL;

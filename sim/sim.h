@@ -8,11 +8,13 @@
  *   tscsim campaign  --seeds A..B --nodes N [--voters V] [--drift EPS]
  *   tscsim election  --nodes N --voters V --seed S
  *   tscsim failover  --nodes N --voters V --seeds A..B
+ *   tscsim campaign  --runs ...        (runs and stage barriers under faults)
+ *   tscsim barrier   --participants N --seed S [--cases C]
  *
  * This header is what main.c, the tests and bench_sim.c use: parse options,
  * run a scenario into a result, print the result (one JSON object with
- * --json). Everything below links only tsc_gossip, tsc_wire and tsc_common:
- * never libuv, RocksDB or libvirt. */
+ * --json). Everything below links only tsc_gossip, tsc_barrier, tsc_wire and
+ * tsc_common: never libuv, RocksDB or libvirt. */
 #ifndef TSC_SIM_SIM_H
 #define TSC_SIM_SIM_H
 
@@ -28,7 +30,8 @@ enum tsc_sim_scenario {
     TSC_SIM_CAMPAIGN,
     TSC_SIM_ELECTION,
     TSC_SIM_FAILOVER,
-    TSC_SIM_SCENARIO_MAX = TSC_SIM_FAILOVER
+    TSC_SIM_BARRIER,
+    TSC_SIM_SCENARIO_MAX = TSC_SIM_BARRIER
 };
 
 enum tsc_sim_crypto {
@@ -58,6 +61,8 @@ struct tsc_sim_opts {
                                    election (default 0, campaign 5, election/failover 3) */
     double drift;               /* clock-rate bound: rates in [1-drift, 1+drift] (default 0.01) */
     uint64_t lease_us;          /* 0: from the drift bound (sim/coord.h) */
+    int runs;                   /* campaign --runs: runs and stage barriers (sim/runs.h) */
+    uint32_t cases;             /* barrier: test cases of the run (default 4: 14 stages) */
 };
 
 /* Defaults for a scenario (0 = converge). */
@@ -70,8 +75,10 @@ int tsc_sim_args_parse(struct tsc_sim_opts *o, int argc, char **argv, char *errm
 /* Usage text. */
 void tsc_sim_usage(FILE *f);
 
-#define TSC_SIM_TEXT  512
-#define TSC_SIM_KINDS 16
+#define TSC_SIM_TEXT 512
+/* barrier: participants of its one run (= nodes), as the run log allows */
+#define TSC_SIM_MAX_PARTICIPANTS 4096
+#define TSC_SIM_KINDS            24
 
 /* Name of a violation kind, index of violations_by_kind ("self_suspect");
  * "?" beyond the last. */
@@ -117,6 +124,23 @@ struct tsc_sim_result {
     int has_failing;
     uint64_t first_failing_seed;
     char replay[TSC_SIM_TEXT];
+    /* runs (campaign --runs, barrier) */
+    uint64_t runs_submitted, runs_finished, runs_passed, runs_failed, runs_cancelled;
+    uint64_t stage_spawns, stages_decided, stages_lost;
+    uint64_t coord_kills_mid_run; /* campaign: kill -9 of the coordinator during a run */
+    uint64_t starts_fenced;       /* STARTs/CANCELs of a stale term dropped by participants */
+    uint64_t reports_rejected;    /* REPORTs from a machine the coordinator did not know */
+    /* barrier: stage transitions s -> s+1, each (last participant starts
+     * s+1) - (last participant finished s); rtt_us is the network model's
+     * round trip (2 x the median one-way latency) the _rtt figures use */
+    uint64_t transitions;
+    double transition_p50_s, transition_p99_s, transition_max_s;
+    double transition_p50_rtt, transition_p99_rtt, transition_max_rtt;
+    double rtt_us;
+    double run_s; /* SUBMIT committed to the run's last STAGE record applied */
+    /* p50 of the transition's parts, in RTT: last finish -> STAGE proposed
+     * (the reports), proposed -> committed, committed -> last START */
+    double report_p50_rtt, commit_p50_rtt, start_p50_rtt;
 };
 
 /* Run the scenario o->scenario. The result is filled even when the goal was
@@ -131,6 +155,7 @@ int tsc_sim_partition(const struct tsc_sim_opts *o, struct tsc_sim_result *r, ch
 int tsc_sim_campaign(const struct tsc_sim_opts *o, struct tsc_sim_result *r, char *errmsg);
 int tsc_sim_election(const struct tsc_sim_opts *o, struct tsc_sim_result *r, char *errmsg);
 int tsc_sim_failover(const struct tsc_sim_opts *o, struct tsc_sim_result *r, char *errmsg);
+int tsc_sim_barrier(const struct tsc_sim_opts *o, struct tsc_sim_result *r, char *errmsg);
 
 /* Print r: one JSON object on one line with o->json, "key: value" lines
  * otherwise. */

@@ -16,6 +16,7 @@
 #include "common/alloc.h"
 #include "common/time.h"
 #include "sim/coord.h"
+#include "sim/runs.h"
 #include "sim/stats.h"
 
 /* ---- id -> index map (open addressing, ids are never 0) ---- */
@@ -185,6 +186,7 @@ void tsc_sim_world_free(struct tsc_sim_world *w)
 {
     if (!w)
         return;
+    tsc__sim_runs_world_free(w);
     tsc__sim_coord_world_free(w);
     if (w->nodes)
         for (uint32_t i = 0; i < w->n; i++)
@@ -252,6 +254,12 @@ static const char *msg_type_name(unsigned t)
         return "raft_append_resp";
     case TSC_MSG_RAFT_TIMEOUT_NOW:
         return "raft_timeout_now";
+    case TSC_MSG_STAGE_START:
+        return "stage_start";
+    case TSC_MSG_STAGE_REPORT:
+        return "stage_report";
+    case TSC_MSG_STAGE_CANCEL:
+        return "stage_cancel";
     default:
         return "other";
     }
@@ -307,9 +315,19 @@ static int deliver(struct tsc_sim_world *w, const struct tsc_sim_ev *ev)
         w->delivered_msgs++;
         w->delivered_bytes += m->len;
         /* One port, as in tscd: open once, route by envelope type. */
-        if (w->coord && tsc__sim_coord_is_raft(w, m->data, m->len)) {
+        struct tsc_envelope env;
+        int type = -1;
+        if ((w->coord || w->runs) &&
+            tsc_wire_open(&w->wire, m->data, m->len, TSC_WIRE_MAX_FRAME, &w->scratch, &env) == 0)
+            type = env.type;
+        if (w->coord && type >= TSC_MSG_RAFT_VOTE && type < TSC_MSG_CONTROL_REQ) {
             rc = tsc__sim_coord_deliver(w, ev->node, ev->from, ev->kind == TSC_SIM_EV_STREAM,
                                         m->data, m->len);
+            msg_unref(w, ev->msg);
+            return rc;
+        }
+        if (w->runs && type >= TSC_MSG_STAGE_START && type <= TSC_MSG_STAGE_CANCEL) {
+            rc = tsc__sim_runs_deliver(w, ev->node, ev->from, &env);
             msg_unref(w, ev->msg);
             return rc;
         }
@@ -390,6 +408,25 @@ static int dispatch(struct tsc_sim_world *w, const struct tsc_sim_ev *ev)
     case TSC_SIM_EV_CLIENT:
         w->events++;
         return w->coord ? tsc__sim_coord_client(w) : 0;
+    case TSC_SIM_EV_RTICK: {
+        struct tsc_sim_rnode *r = w->runs ? &w->runs->r[ev->node] : NULL;
+        if (r == NULL || ev->time != r->tick_at)
+            return 0;
+        r->tick_at = TSC_TIME_NEVER;
+        if (nd->state != TSC_SIM_NODE_UP)
+            return 0;
+        w->events++;
+        w->trace_hash = tsc_sim_hash_u64(w->trace_hash, (ev->time << 17) ^ ev->node ^ (1ull << 62));
+        return tsc__sim_runs_tick(w, ev->node);
+    }
+    case TSC_SIM_EV_SCRIPT:
+        w->events++;
+        if (w->runs == NULL || nd->state != TSC_SIM_NODE_UP)
+            return 0;
+        return tsc__sim_runs_script_end(w, ev->node, ev->msg);
+    case TSC_SIM_EV_RCLIENT:
+        w->events++;
+        return w->runs ? tsc__sim_runs_client(w) : 0;
     case TSC_SIM_EV_LEAVE_END:
         w->events++;
         if (nd->state == TSC_SIM_NODE_UP && nd->leaving && nd->lives == ev->msg) {

@@ -84,6 +84,7 @@ struct tsc_sim_world_config {
 
 struct tsc_sim_world;
 struct tsc_sim_coord; /* sim/coord.h: the election, when enabled */
+struct tsc_sim_runs;  /* sim/runs.h: runs and stage barriers, when enabled */
 
 /* Called after every change the world records: observer obs now holds
  * (new_st, new_inc) for subject subj where it held (old_st, old_inc) (old_st
@@ -111,6 +112,10 @@ enum tsc_sim_violation_kind {
     TSC_SIM_V_ACTING,           /* two acting coordinators, or one without a majority */
     TSC_SIM_V_NO_COORD,         /* no single known coordinator after faults stopped */
     TSC_SIM_V_STORE,            /* the election's persistence contract broken */
+    TSC_SIM_V_BARRIER,          /* a stage started before the one before it was over */
+    TSC_SIM_V_TWICE,            /* a node started the same (run, stage) twice */
+    TSC_SIM_V_DECIDED,          /* a decided stage differs, or a decision is untrue */
+    TSC_SIM_V_RUN_STUCK,        /* a run did not finish after the faults stopped */
     TSC_SIM_V_MAX
 };
 
@@ -151,6 +156,7 @@ struct tsc_sim_world {
     char first_violation[512];
 
     struct tsc_sim_coord *coord; /* NULL: no election */
+    struct tsc_sim_runs *runs;   /* NULL: no runs */
 
     tsc_sim_change_fn on_change;
     void *change_arg;
