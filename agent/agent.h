@@ -114,7 +114,7 @@ struct tsc__runs {
     struct tsc_buf *pending;
     size_t n_pending, cap_pending;
     int in_coord_step;
-    int flushing; /* runs.c: tsc__runs_after_coord_step is on the stack */
+    int flushing;    /* runs.c: tsc__runs_after_coord_step is on the stack */
     int done_stored; /* participant.c: the DONE being stepped is stored already */
     /* Rendering cache: the decoded suite of the run STARTs are sent for. */
     uint64_t cache_run;
@@ -224,6 +224,9 @@ void tsc__net_close(struct tsc_agent *a);
 /* control.c: a complete frame arrived on an incoming TCP (sealed) or Unix
  * (plaintext) connection. On return `reply` holds the frame to send back
  * (without the length prefix), or is empty for "just close". */
+/* A stage message (START, REPORT, CANCEL) opened from a stream or a
+ * datagram: handled (1), or not a stage message (0). */
+int tsc__agent_on_stage_frame(struct tsc_agent *a, const struct tsc_envelope *env);
 /* Seal body as a frame of `type` from this agent (sender = self, seq =
  * wall-clock µs kept increasing, random nonce). 0 or the wire's error. */
 int tsc__agent_seal(struct tsc_agent *a, int type, const uint8_t *body, size_t len,

@@ -285,6 +285,23 @@ static void feed_stream(struct tsc_agent *a, const struct tsc_addr *from, const 
     tsc__agent_step(a, &ev);
 }
 
+int tsc__agent_on_stage_frame(struct tsc_agent *a, const struct tsc_envelope *env)
+{
+    switch (env->type) {
+    case TSC_MSG_STAGE_START:
+        tsc__part_on_start(a, env);
+        return 1;
+    case TSC_MSG_STAGE_CANCEL:
+        tsc__part_on_cancel(a, env);
+        return 1;
+    case TSC_MSG_STAGE_REPORT:
+        tsc__runs_on_report(a, env);
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 /* The part of tsc__agent_on_tcp_frame that runs with the frame opened. */
 static int on_opened_frame(struct tsc_agent *a, uint64_t conn_id, const struct tsc_addr *from,
                            const struct tsc_envelope *env, const uint8_t *frame, size_t len,
@@ -294,19 +311,9 @@ static int on_opened_frame(struct tsc_agent *a, uint64_t conn_id, const struct t
         tsc__coord_on_frame(a, 1, from, frame, len); /* election (coord.c) */
         return 0;
     }
-    switch (env->type) {
-    case TSC_MSG_STAGE_START:
-        tsc__part_on_start(a, env);
+    if (tsc__agent_on_stage_frame(a, env))
         return 0;
-    case TSC_MSG_STAGE_CANCEL:
-        tsc__part_on_cancel(a, env);
-        return 0;
-    case TSC_MSG_STAGE_REPORT:
-        tsc__runs_on_report(a, env);
-        return 0;
-    case TSC_MSG_CONTROL_REQ:
-        break;
-    default:
+    if (env->type != TSC_MSG_CONTROL_REQ) {
         /* Push-pull, or anything else the engine will judge and count. */
         feed_stream(a, from, frame, len);
         return 0;

@@ -473,8 +473,13 @@ uint64_t tsc__coord_view(struct tsc_agent *a, uint64_t *term, struct tsc_addr *a
 
 int tsc__coord_fence(struct tsc_agent *a, uint64_t term)
 {
-    uint64_t known = 0;
-    tsc__coord_view(a, &known, NULL);
+    /* On every START: no decoding of every member's labels here. The
+     * engine's term (a voter's truth) or the view refreshed on every
+     * membership and leader change (a non-voter's); the participant engine
+     * fences on the highest START term it saw besides. */
+    uint64_t known = a->coord.e ? tsc_election_term(a->coord.e) : 0;
+    if (a->coord.last_term > known)
+        known = a->coord.last_term;
     return term < known ? TSC_ESTALE : 0;
 }
 

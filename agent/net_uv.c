@@ -481,13 +481,24 @@ static void on_udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 
 /* Open the datagram once to read its type (coord.c explains the routing).
  * Frames that do not open go to the SWIM engine, which counts them. */
-static int is_raft_frame(struct tsc_agent *a, const uint8_t *data, size_t len)
+/* Open a datagram once to route it: election frames go to coord.c, stage
+ * messages to runs.c/participant.c (1: handled here), everything else, and
+ * whatever does not open, to the SWIM engine (0), which counts bad packets. */
+static int route_datagram(struct tsc_agent *a, const struct tsc_addr *from, const uint8_t *data,
+                          size_t len)
 {
     struct tsc_envelope env;
     int rc = tsc_wire_open(&a->wire, data, len, sizeof a->udp_buf, &a->scratch, &env);
-    int raft = rc == 0 && env.type >= TSC_MSG_RAFT_VOTE && env.type < TSC_MSG_CONTROL_REQ;
+    int handled = 0;
+    if (rc == 0 && env.type >= TSC_MSG_RAFT_VOTE && env.type < TSC_MSG_CONTROL_REQ) {
+        tsc_buf_reset(&a->scratch);
+        tsc__coord_on_frame(a, 0, from, data, len);
+        return 1;
+    }
+    if (rc == 0)
+        handled = tsc__agent_on_stage_frame(a, &env); /* env->body is in a->scratch */
     tsc_buf_reset(&a->scratch);
-    return raft;
+    return handled;
 }
 
 static void on_udp_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf,
@@ -503,10 +514,8 @@ static void on_udp_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf,
     if (from_sockaddr(from, &ev.from) != 0)
         return;
     (void)flags;
-    if (is_raft_frame(a, (const uint8_t *)buf->base, (size_t)nread)) {
-        tsc__coord_on_frame(a, 0, &ev.from, (const uint8_t *)buf->base, (size_t)nread);
+    if (route_datagram(a, &ev.from, (const uint8_t *)buf->base, (size_t)nread))
         return;
-    }
     ev.type = TSC_GOSSIP_EV_DATAGRAM;
     ev.data = (const uint8_t *)buf->base;
     ev.len = (size_t)nread;

@@ -5,7 +5,7 @@
  * given to the engine, which says whether to spawn, to answer with a stored
  * result, or nothing (already running). The contract's order is kept: the
  * STARTED mark is in the store (fsynced) before the script is spawned, and
- * the result is in the store before the report leaves. So after a crash the
+ * the result is in the store (the WAL) before the report leaves. So after a crash the
  * restarted agent knows every stage it ever began: one without a result is
  * reported LOST (and the process group it left behind is killed), never run
  * again.
@@ -83,6 +83,10 @@ static int result_decode(const uint8_t *p, size_t len, int *state, struct tsc_st
     return 0;
 }
 
+/* STARTED is fsynced: it is what prevents a second execution after any
+ * crash. A result goes to the WAL only: an OS crash may lose it, and the
+ * restarted agent then reports the stage LOST (its STARTED mark is there),
+ * which is the truth as far as it can tell. */
 static int persist(struct tsc_agent *a, uint64_t run, uint32_t stage, int state,
                    const struct tsc_stage_result *r)
 {
@@ -93,7 +97,8 @@ static int persist(struct tsc_agent *a, uint64_t run, uint32_t stage, int state,
     result_key(key, run, stage);
     int rc = result_encode(state, r, &v);
     if (rc == 0)
-        rc = a->store.put(&a->store, TSC_STORE_RESULTS, key, sizeof key, v.data, v.len, 1, errmsg);
+        rc = a->store.put(&a->store, TSC_STORE_RESULTS, key, sizeof key, v.data, v.len,
+                          state == TSC_PART_STARTED, errmsg);
     if (rc != 0) {
         a->c.store_errors++;
         tsc_logf(TSC_LOG_ERROR, "run %llu stage %u: cannot store the stage state: %s",

@@ -124,10 +124,17 @@ void tsc__runs_send(struct tsc_agent *a, const struct tsc_addr *to, int type, co
 {
     struct tsc_buf sealed;
     tsc_buf_init(&sealed);
-    if (tsc__agent_seal(a, type, body, len, &sealed) == 0)
-        tsc__net_send_stream(a, to, sealed.data, sealed.len);
-    else
+    /* A datagram when the frame fits one: no connection to open, accept and
+     * close per message (most STARTs, REPORTs and every CANCEL). Losing one
+     * costs a retry: the coordinator sends START again every second to a
+     * participant that has not reported, and a repeated START is answered
+     * with the stored result. */
+    if (tsc__agent_seal(a, type, body, len, &sealed) != 0)
         a->c.streams_failed++;
+    else if (sealed.len <= TSC_WIRE_MAX_DATAGRAM)
+        tsc__net_send_datagram(a, to, sealed.data, sealed.len);
+    else
+        tsc__net_send_stream(a, to, sealed.data, sealed.len);
     tsc_buf_free(&sealed);
 }
 

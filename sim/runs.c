@@ -174,8 +174,10 @@ int tsc__sim_runs_send(struct tsc_sim_world *w, uint32_t i, uint32_t j, int type
     tsc_buf_reset(&rs->sealed);
     if (tsc_wire_seal(&w->wire, &env, nonce, TSC_WIRE_MAX_FRAME, &rs->sealed) != 0)
         return nomem(w, "seal");
+    /* As tscd: a datagram when the sealed frame fits one, else a stream. */
     if (j != i)
-        return tsc__sim_send(w, i, &w->nodes[j].addr, 1, rs->sealed.data, rs->sealed.len);
+        return tsc__sim_send(w, i, &w->nodes[j].addr, rs->sealed.len > TSC_WIRE_MAX_DATAGRAM,
+                             rs->sealed.data, rs->sealed.len);
     /* Loopback: tsc__sim_send does not route to the sender itself. */
     w->sent_msgs++;
     w->sent_bytes += rs->sealed.len;
