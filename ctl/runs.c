@@ -123,6 +123,31 @@ static const char *case_name(const struct tsc_suite *s, uint32_t n_cases, uint32
     return ci >= 0 && s != NULL && (size_t)ci < s->n_cases ? s->cases[ci].name : NULL;
 }
 
+/* Per machine: who the stage still waits for, or who did not pass, when
+ * few enough to read (else the counts say it). */
+static void show_machines(const struct tsc_control_progress *p, const struct tsc_runlog_submit *s)
+{
+    size_t pending = 0, bad = 0;
+    if (s == NULL || s->n_participants != p->n_reported)
+        return;
+    for (size_t i = 0; i < p->n_reported; i++) {
+        pending += p->reported[i] == TSC_RESULT_PENDING;
+        bad += p->reported[i] != TSC_RESULT_PENDING && p->reported[i] != TSC_RESULT_PASSED;
+    }
+    if (pending > 0 && pending <= 8) {
+        printf("; waiting for");
+        for (size_t i = 0; i < p->n_reported; i++)
+            if (p->reported[i] == TSC_RESULT_PENDING)
+                printf(" %s", s->participants[i].name);
+    }
+    if (bad > 0 && bad <= 8) {
+        printf("; not passed:");
+        for (size_t i = 0; i < p->n_reported; i++)
+            if (p->reported[i] != TSC_RESULT_PENDING && p->reported[i] != TSC_RESULT_PASSED)
+                printf(" %s (%s)", s->participants[i].name, tsc_result_status_name(p->reported[i]));
+    }
+}
+
 /* Print a progress line when anything changed. */
 static void show(struct follow *f, const struct tsc_control_progress *p)
 {
@@ -157,8 +182,10 @@ static void show(struct follow *f, const struct tsc_control_progress *p)
                    "##############################", width - fill, "", p->stage + 1, p->n_stages,
                    what, done, p->n_reported);
         } else {
-            printf("run %llu: stage %u/%u (%s): %u/%zu machines done\n", (unsigned long long)p->run,
+            printf("run %llu: stage %u/%u (%s): %u/%zu machines done", (unsigned long long)p->run,
                    p->stage + 1, p->n_stages, what, done, p->n_reported);
+            show_machines(p, have_sub ? &sub.submit : NULL);
+            printf("\n");
         }
     }
     fflush(stdout);
