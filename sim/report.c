@@ -195,6 +195,10 @@ void tsc_sim_report(FILE *f, const struct tsc_sim_opts *o, const struct tsc_sim_
         num(&e, "report_p50_rtt", r->report_p50_rtt, 2);
         num(&e, "commit_p50_rtt", r->commit_p50_rtt, 2);
         num(&e, "start_p50_rtt", r->start_p50_rtt, 2);
+        num(&e, "round_ms", r->round_us / 1e3, 3);
+        num(&e, "transition_p50_rounds", r->transition_p50_rounds, 2);
+        num(&e, "transition_p99_rounds", r->transition_p99_rounds, 2);
+        num(&e, "transition_max_rounds", r->transition_max_rounds, 2);
         num(&e, "run_s", r->run_s, 6);
         u64(&e, "runs_passed", r->runs_passed);
         u64(&e, "stage_spawns", r->stage_spawns);

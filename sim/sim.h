@@ -141,6 +141,12 @@ struct tsc_sim_result {
     /* p50 of the transition's parts, in RTT: last finish -> STAGE proposed
      * (the reports), proposed -> committed, committed -> last START */
     double report_p50_rtt, commit_p50_rtt, start_p50_rtt;
+    /* round_us: p50 of one request/response round with every participant
+     * in the same network model (max over participants of two one-way
+     * latencies): what one "network round trip" costs at this size; the
+     * _rounds figures are transitions in that unit */
+    double round_us;
+    double transition_p50_rounds, transition_p99_rounds, transition_max_rounds;
 };
 
 /* Run the scenario o->scenario. The result is filled even when the goal was
