@@ -1,0 +1,2 @@
+/* placeholder: being written */
+int tsc__placeholder_logsync_vclock;
