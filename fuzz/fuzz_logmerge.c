@@ -1,0 +1,510 @@
+/* tsc — libFuzzer target: the log merge engine (logsync/merge.h) fed a
+ * script of batches and events, and the record and clock decoders.
+ *
+ * Input (read with the never-failing cursor of fuzz/script.h): the first
+ * byte configures the engine (bits 0-1: max_records default/4/16/64; bit 2:
+ * max_bytes 512; bits 3-4: max_wait default/0/100 µs/5 ms; bits 5-6:
+ * gap_wait default/0/50 µs/2 ms; bit 7: skew tolerance 0), then operations
+ * (opcode byte modulo FZL_OPS). Six nodes (ids 1..5 and a large one) keep
+ * vector clocks and produce records by the vclock.h convention into an
+ * outbox, from which SEND delivers them in batches: in order, reversed,
+ * with one dropped, duplicated, altered, or left for a resend. RAW and
+ * ENCODED batches carry arbitrary records (the latter through
+ * tsc_logrec_decode, each decoded record re-encoded and compared).
+ *
+ * After every step the target checks (abort on failure):
+ *   - the step returns 0 (TSC_EINVAL only for a bad event, TSC_ENOMEM only
+ *     when the script made an allocation fail, and then nothing changed);
+ *   - received = malformed + resends + duplicates + buffered + released;
+ *   - released indices are consecutive; each record has clock[node] == seq;
+ *   - buffered records and bytes stay within max_records and max_bytes,
+ *     and next_deadline lies after now (unless a failed allocation put a
+ *     release off: then it is now);
+ *   - error kinds are known, and name a record.
+ * Memory stays bounded by the configuration: nothing else accumulates. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/error.h"
+#include "common/time.h"
+#include "fuzz/script.h"
+#include "logsync/merge.h"
+
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "fuzz_logmerge: invariant broken: %s (%s:%d)\n", #cond, __FILE__,      \
+                    __LINE__);                                                                     \
+            abort();                                                                               \
+        }                                                                                          \
+    } while (0)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int tsc_fuzz_logmerge_seeds(void (*emit)(void *ctx, const char *name, const uint8_t *p, size_t n),
+                            void *ctx);
+
+enum {
+    FZL_TICK = 0, /* u8: advance by (arg * 37 + u8) µs */
+    FZL_PRODUCE,  /* node: u8 count, then per event u8 (bit 0: receive from node u8>>1) */
+    FZL_SEND,     /* node: u8 count, u8 mode, u8 watermark? */
+    FZL_RAW,      /* u8 sender, u8 count, records from bytes */
+    FZL_ENCODED,  /* u8 count, each u16 length and bytes through tsc_logrec_decode */
+    FZL_DONE,     /* node: u8 watermark? */
+    FZL_FLUSH,
+    FZL_MISC, /* arg: 0-7 a clock through tsc_vclock_read; 8-15 OOM; else time backwards */
+    FZL_OPS
+};
+
+#define NN     6  /* nodes */
+#define OUTBOX 48 /* records a node holds before it must drop the oldest */
+#define MAXB   16 /* records in a batch */
+
+struct fz_rec {
+    struct tsc_logrec r; /* clock owned; text points into the input */
+};
+
+struct fz {
+    struct tsc_logmerge *m;
+    struct tsc_logmerge_config cfg;
+    uint64_t now;
+    uint64_t ids[NN];
+    struct tsc_vclock clock[NN];
+    struct fz_rec out[NN][OUTBOX];
+    size_t n_out[NN];
+    uint64_t released;
+    unsigned long oom;
+};
+
+static const uint8_t filler[64] = "a line of output that the fuzzer did not choose............";
+
+static void rec_free(struct fz_rec *x)
+{
+    tsc_vclock_free(&x->r.clock);
+}
+
+/* One step, and every invariant the engine promises. */
+static void step(struct fz *f, const struct tsc_logmerge_event *ev)
+{
+    struct tsc_logmerge_update up;
+    struct tsc_logmerge_stats before = *tsc_logmerge_stats(f->m);
+    unsigned long oom = f->oom;
+    f->oom = 0;
+    if (oom)
+        tsc_alloc_fail_after(oom);
+    int rc = tsc_logmerge_step(f->m, ev, &up);
+    tsc_alloc_fail_after(0);
+    const struct tsc_logmerge_stats *st = tsc_logmerge_stats(f->m);
+    if (rc != 0) {
+        CHECK((rc == TSC_EINVAL && ev->node == 0) || (oom && rc == TSC_ENOMEM));
+        CHECK(up.n_released == 0 && up.n_errors == 0);
+        CHECK(memcmp(&before, st, sizeof before) == 0);
+        return;
+    }
+    if (ev->now > f->now)
+        f->now = ev->now;
+    CHECK(st->received == st->malformed + st->resends + st->errors[TSC_LOGMERGE_DUPLICATE] +
+                              st->buffered + st->released);
+    int deferred = up.next_deadline == f->now;
+    CHECK(up.next_deadline > f->now || (oom && deferred));
+    if (!deferred) {
+        CHECK(st->buffered <= f->cfg.max_records);
+        CHECK(st->buffered_bytes <= f->cfg.max_bytes);
+    }
+    if (st->buffered == 0 && !deferred)
+        CHECK(up.next_deadline == TSC_TIME_NEVER);
+    for (size_t i = 0; i < up.n_released; i++) {
+        const struct tsc_logrec *r = up.released[i].rec;
+        CHECK(up.released[i].index == ++f->released);
+        CHECK(r->node != 0 && tsc_vclock_get(&r->clock, r->node) == r->seq);
+        CHECK(r->len <= TSC_LOGREC_MAX_TEXT);
+    }
+    CHECK(st->released == f->released);
+    for (size_t i = 0; i < up.n_errors; i++) {
+        const struct tsc_logmerge_error *e = &up.errors[i];
+        CHECK(e->kind >= TSC_LOGMERGE_GAP && e->kind <= TSC_LOGMERGE_SKEW);
+        CHECK(e->a_node != 0 && e->a_seq != 0);
+        CHECK(strcmp(tsc_logmerge_error_name(e->kind), "?") != 0);
+        CHECK(e->kind != TSC_LOGMERGE_SKEW || e->skew_us > 0);
+    }
+}
+
+/* PRODUCE: node i logs count events; a receive merges another node's clock
+ * first (as if a message had come). */
+static void produce(struct fz *f, struct tsc_fuzz_in *in, size_t i)
+{
+    unsigned count = 1 + tsc_fuzz_u8(in) % 8;
+    for (unsigned k = 0; k < count; k++) {
+        uint8_t x = tsc_fuzz_u8(in);
+        int kind = TSC_LOGREC_STDOUT;
+        if (x & 1) {
+            if (tsc_vclock_merge(&f->clock[i], &f->clock[(x >> 1) % NN]) != 0)
+                return;
+            kind = TSC_LOGREC_RECV;
+        }
+        uint64_t seq;
+        if (tsc_vclock_tick(&f->clock[i], f->ids[i], &seq) != 0)
+            return;
+        if (f->n_out[i] == OUTBOX) { /* lost for good: a gap */
+            rec_free(&f->out[i][0]);
+            memmove(&f->out[i][0], &f->out[i][1], (OUTBOX - 1) * sizeof f->out[i][0]);
+            f->n_out[i]--;
+        }
+        struct fz_rec *o = &f->out[i][f->n_out[i]];
+        tsc_logrec_init(&o->r);
+        if (tsc_vclock_copy(&o->r.clock, &f->clock[i]) != 0) {
+            rec_free(o);
+            return;
+        }
+        f->n_out[i]++;
+        o->r.node = f->ids[i];
+        o->r.seq = seq;
+        /* Wall clocks roughly follow time, with jitter that makes SKEW. */
+        o->r.wall_us = f->now * 2 + seq * 10 + (x >> 4) * 60;
+        o->r.run = 1;
+        o->r.kind = (uint8_t)kind;
+        o->r.text = filler;
+        o->r.len = x % sizeof filler;
+    }
+}
+
+static void send_batch(struct fz *f, struct tsc_fuzz_in *in, size_t i)
+{
+    struct tsc_logrec b[MAXB + 2];
+    size_t n = tsc_fuzz_u8(in) % (MAXB + 1), mode = tsc_fuzz_u8(in) % 6;
+    int with_wm = tsc_fuzz_u8(in) & 1;
+    if (n > f->n_out[i])
+        n = f->n_out[i];
+    for (size_t k = 0; k < n; k++)
+        b[k] = f->out[i][mode == 1 ? n - 1 - k : k].r;
+    size_t nb = n;
+    if (mode == 2 && nb > 1) /* drop one: a gap */
+        memmove(&b[nb / 2], &b[nb / 2 + 1], (nb - nb / 2 - 1) * sizeof b[0]), nb--;
+    if (mode == 3 && nb > 0) /* an identical resend */
+        b[nb] = b[0], nb++;
+    if (mode == 4 && nb > 0) { /* the same (node, seq), other bytes */
+        b[nb] = b[nb - 1];
+        b[nb].len = (b[nb].len + 1) % sizeof filler;
+        nb++;
+    }
+    struct tsc_logmerge_event ev = {.type = TSC_LOGMERGE_EV_BATCH,
+                                    .now = f->now,
+                                    .node = f->ids[i],
+                                    .records = b,
+                                    .n_records = nb,
+                                    .watermark = with_wm ? &f->clock[i] : NULL};
+    step(f, &ev);
+    if (mode == 5) /* kept: sent again later, as after a failover */
+        return;
+    for (size_t k = 0; k < n; k++)
+        rec_free(&f->out[i][k]);
+    memmove(&f->out[i][0], &f->out[i][n], (f->n_out[i] - n) * sizeof f->out[i][0]);
+    f->n_out[i] -= n;
+}
+
+/* RAW: records made of input bytes, mostly malformed or out of sequence. */
+static void raw_batch(struct fz *f, struct tsc_fuzz_in *in)
+{
+    struct tsc_logrec b[8];
+    struct tsc_vclock_entry e[8][5];
+    uint8_t sender = tsc_fuzz_u8(in);
+    size_t n = tsc_fuzz_u8(in) % 8;
+    for (size_t k = 0; k < n; k++) {
+        struct tsc_logrec *r = &b[k];
+        memset(r, 0, sizeof *r);
+        r->node = tsc_fuzz_u8(in) % 8;
+        r->seq = tsc_fuzz_u8(in) % 16;
+        size_t ne = tsc_fuzz_u8(in) % 5;
+        for (size_t j = 0; j < ne; j++) {
+            e[k][j].node = tsc_fuzz_u8(in) % 8;
+            e[k][j].count = tsc_fuzz_u8(in) % 16;
+        }
+        if (tsc_fuzz_u8(in) & 1) { /* make it valid-looking: own entry = seq */
+            e[k][0].node = r->node;
+            e[k][0].count = r->seq;
+            ne = ne ? ne : 1;
+            for (size_t j = 1; j < ne; j++)
+                e[k][j].node = e[k][j - 1].node + 1 + e[k][j].node;
+        }
+        r->clock.n = r->clock.cap = ne;
+        r->clock.e = e[k];
+        r->wall_us = tsc_fuzz_u16(in);
+        r->kind = tsc_fuzz_u8(in);
+        r->text = tsc_fuzz_bytes(in, tsc_fuzz_u8(in) % 32, &r->len);
+    }
+    struct tsc_logmerge_event ev = {
+        .type = TSC_LOGMERGE_EV_BATCH, .now = f->now, .node = sender, .records = b, .n_records = n};
+    step(f, &ev);
+}
+
+/* ENCODED: decode, check the round trip, and merge what decoded. */
+static void encoded(struct fz *f, struct tsc_fuzz_in *in)
+{
+    struct tsc_logrec b[4];
+    struct tsc_buf re;
+    size_t n = tsc_fuzz_u8(in) % 4, got = 0;
+    tsc_buf_init(&re);
+    for (size_t k = 0; k < n; k++) {
+        size_t len;
+        const uint8_t *p = tsc_fuzz_bytes(in, tsc_fuzz_u16(in) % 2048, &len);
+        tsc_logrec_init(&b[got]);
+        if (tsc_logrec_decode(p, len, &b[got]) != 0) {
+            tsc_logrec_free(&b[got]);
+            continue;
+        }
+        struct tsc_logrec d;
+        tsc_logrec_init(&d);
+        tsc_buf_reset(&re);
+        int rc = tsc_logrec_encode(&b[got], &re);
+        CHECK(rc == 0 || rc == TSC_ENOMEM);
+        if (rc == 0) {
+            CHECK(tsc_logrec_decode(re.data, re.len, &d) == 0);
+            CHECK(d.node == b[got].node && d.seq == b[got].seq && d.len == b[got].len);
+            CHECK(tsc_vclock_compare(&d.clock, &b[got].clock) == TSC_VCLOCK_EQUAL);
+            CHECK(d.len == 0 || memcmp(d.text, b[got].text, d.len) == 0);
+        }
+        tsc_logrec_free(&d);
+        got++;
+    }
+    struct tsc_logmerge_event ev = {.type = TSC_LOGMERGE_EV_BATCH,
+                                    .now = f->now,
+                                    .node = got ? b[0].node : 1,
+                                    .records = b,
+                                    .n_records = got};
+    step(f, &ev);
+    for (size_t k = 0; k < got; k++)
+        tsc_logrec_free(&b[k]);
+    tsc_buf_free(&re);
+}
+
+static void clock_decode(struct tsc_fuzz_in *in)
+{
+    size_t len;
+    const uint8_t *p = tsc_fuzz_bytes(in, tsc_fuzz_u8(in), &len);
+    struct tsc_mp_reader r;
+    struct tsc_vclock c, d;
+    struct tsc_buf b;
+    tsc_vclock_init(&c);
+    tsc_vclock_init(&d);
+    tsc_buf_init(&b);
+    tsc_mp_reader_init(&r, p, len);
+    if (tsc_vclock_read(&r, &c) == 0) {
+        struct tsc_mp_writer w;
+        for (size_t i = 1; i < c.n; i++)
+            CHECK(c.e[i - 1].node < c.e[i].node && c.e[i].count > 0);
+        tsc_mp_writer_init(&w, &b);
+        tsc_vclock_pack(&c, &w);
+        if (tsc_mp_writer_status(&w) == 0) {
+            tsc_mp_reader_init(&r, b.data, b.len);
+            CHECK(tsc_vclock_read(&r, &d) == 0);
+            CHECK(tsc_vclock_compare(&c, &d) == TSC_VCLOCK_EQUAL);
+        }
+    } else {
+        CHECK(c.n == 0);
+    }
+    tsc_vclock_free(&c);
+    tsc_vclock_free(&d);
+    tsc_buf_free(&b);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static struct fz f;
+    struct tsc_fuzz_in in = {data, size};
+    uint8_t c = tsc_fuzz_u8(&in);
+    static const size_t recs[4] = {0, 4, 16, 64};
+    static const uint64_t waits[4] = {0, 0, 100, 5000}, gaps[4] = {0, 0, 50, 2000};
+
+    memset(&f, 0, sizeof f);
+    tsc_logmerge_config_default(&f.cfg);
+    if (c & 3)
+        f.cfg.max_records = recs[c & 3];
+    if (c & 4)
+        f.cfg.max_bytes = 512;
+    if ((c >> 3) & 3)
+        f.cfg.max_wait = waits[(c >> 3) & 3];
+    if ((c >> 5) & 3)
+        f.cfg.gap_wait = gaps[(c >> 5) & 3];
+    if (c & 128)
+        f.cfg.skew_tolerance = 0;
+    for (size_t i = 0; i < NN; i++) {
+        f.ids[i] = i + 1 < NN ? i + 1 : UINT64_MAX - 7;
+        tsc_vclock_init(&f.clock[i]);
+    }
+    /* Node 5 is not in the list: it joins with its first record. */
+    const uint64_t listed[] = {f.ids[0], f.ids[1], f.ids[2], f.ids[3], f.ids[5]};
+    CHECK(tsc_logmerge_new(&f.m, &f.cfg, listed, 5, NULL) == 0);
+
+    while (in.n > 0) {
+        uint8_t op = tsc_fuzz_u8(&in), arg = op >> 3;
+        switch (op % FZL_OPS) {
+        case FZL_TICK: {
+            f.now += arg * 37u + tsc_fuzz_u8(&in);
+            struct tsc_logmerge_event ev = {.type = TSC_LOGMERGE_EV_TICK, .now = f.now};
+            step(&f, &ev);
+            break;
+        }
+        case FZL_PRODUCE:
+            produce(&f, &in, arg % NN);
+            break;
+        case FZL_SEND:
+            send_batch(&f, &in, arg % NN);
+            break;
+        case FZL_RAW:
+            raw_batch(&f, &in);
+            break;
+        case FZL_ENCODED:
+            encoded(&f, &in);
+            break;
+        case FZL_DONE: {
+            size_t i = arg % NN;
+            struct tsc_logmerge_event ev = {.type = TSC_LOGMERGE_EV_NODE_DONE,
+                                            .now = f.now,
+                                            .node = f.ids[i],
+                                            .watermark = tsc_fuzz_u8(&in) & 1 ? &f.clock[i] : NULL};
+            step(&f, &ev);
+            break;
+        }
+        case FZL_FLUSH: {
+            struct tsc_logmerge_event ev = {.type = TSC_LOGMERGE_EV_FLUSH, .now = f.now};
+            int oom = f.oom != 0;
+            step(&f, &ev);
+            CHECK(oom || tsc_logmerge_stats(f.m)->buffered == 0); /* put off by OOM only */
+            break;
+        }
+        default:
+            if (arg < 8) {
+                clock_decode(&in);
+            } else if (arg < 16) {
+                uint8_t k = tsc_fuzz_u8(&in);
+                if (tsc_fuzz_oom_enabled())
+                    f.oom = 1 + k % 16;
+            } else { /* a driver whose clock went back: the engine keeps its own */
+                struct tsc_logmerge_event ev = {.type = TSC_LOGMERGE_EV_TICK,
+                                                .now = f.now > arg ? f.now - arg : 0};
+                step(&f, &ev);
+            }
+            break;
+        }
+    }
+    struct tsc_logmerge_event flush = {.type = TSC_LOGMERGE_EV_FLUSH, .now = f.now};
+    f.oom = 0;
+    step(&f, &flush);
+    CHECK(tsc_logmerge_stats(f.m)->buffered == 0);
+    tsc_logmerge_free(f.m);
+    for (size_t i = 0; i < NN; i++) {
+        tsc_vclock_free(&f.clock[i]);
+        for (size_t k = 0; k < f.n_out[i]; k++)
+            rec_free(&f.out[i][k]);
+    }
+    return 0;
+}
+
+/* ---- seed scripts ------------------------------------------------------------ */
+
+struct seed {
+    struct tsc_buf b;
+};
+
+static void u8(struct seed *s, unsigned v)
+{
+    uint8_t x = (uint8_t)v;
+    tsc_buf_append(&s->b, &x, 1);
+}
+
+static void op(struct seed *s, unsigned code, unsigned arg)
+{
+    u8(s, code | (arg << 3));
+}
+
+/* Node i logs n events (every third a receive from node i+1), then sends
+ * them in the given mode, with a watermark. */
+static void log_and_send(struct seed *s, unsigned i, unsigned n, unsigned mode)
+{
+    op(s, FZL_PRODUCE, i);
+    u8(s, n - 1);
+    for (unsigned k = 0; k < n; k++)
+        u8(s, k % 3 == 2 ? 1 | (((i + 1) % NN) << 1) | (k << 4) : 2 * k);
+    op(s, FZL_SEND, i);
+    u8(s, n);
+    u8(s, mode);
+    u8(s, 1);
+}
+
+static void encoded_seed(struct seed *s)
+{
+    struct tsc_logrec r;
+    struct tsc_buf e;
+    tsc_buf_init(&e);
+    op(s, FZL_ENCODED, 0);
+    u8(s, 3);
+    for (unsigned k = 1; k <= 3; k++) {
+        tsc_logrec_init(&r);
+        r.node = 2;
+        r.seq = k;
+        tsc_vclock_set(&r.clock, 2, k);
+        tsc_vclock_set(&r.clock, 1, 1);
+        r.kind = TSC_LOGREC_EVENT;
+        r.text = filler;
+        r.len = 10;
+        tsc_buf_reset(&e);
+        tsc_logrec_encode(&r, &e);
+        size_t len = k == 3 ? e.len - 1 : e.len; /* the last one truncated */
+        u8(s, len & 0xff);
+        u8(s, len >> 8);
+        tsc_buf_append(&s->b, e.data, len);
+        tsc_logrec_free(&r);
+    }
+    tsc_buf_free(&e);
+}
+
+int tsc_fuzz_logmerge_seeds(void (*emit)(void *ctx, const char *name, const uint8_t *p, size_t n),
+                            void *ctx)
+{
+    static const char *names[] = {"ordered", "reordered", "timeouts", "raw",
+                                  "encoded", "clocks",    "oom"};
+    for (unsigned v = 0; v < sizeof names / sizeof names[0]; v++) {
+        struct seed s;
+        tsc_buf_init(&s.b);
+        static const uint8_t cfg[] = {0x00, 0x01, 0x52, 0x86, 0x00, 0x00, 0x0a};
+        u8(&s, cfg[v]);
+        if (v == 3) {
+            for (unsigned k = 0; k < 4; k++) {
+                op(&s, FZL_RAW, 0);
+                u8(&s, 1 + k), u8(&s, 3);
+                for (unsigned j = 0; j < 3; j++) {
+                    u8(&s, 1 + k), u8(&s, 1 + j), u8(&s, 1), u8(&s, 1 + k), u8(&s, 1 + j);
+                    u8(&s, 1), u8(&s, 10), u8(&s, 0), u8(&s, 1), u8(&s, 4);
+                    tsc_buf_append(&s.b, "text", 4);
+                }
+            }
+        } else if (v == 4) {
+            encoded_seed(&s);
+        } else if (v == 5) {
+            static const uint8_t clocks[][8] = {{0x94, 1, 2, 3, 4}, {0x92, 0, 1}, {0x90}};
+            for (unsigned k = 0; k < 3; k++) {
+                op(&s, FZL_MISC, 0);
+                u8(&s, k == 0 ? 5 : k == 1 ? 3 : 1);
+                tsc_buf_append(&s.b, clocks[k], k == 0 ? 5 : k == 1 ? 3 : 1);
+            }
+        }
+        for (unsigned round = 0; round < 3; round++) {
+            for (unsigned i = 0; i < NN; i++) {
+                if (v == 6)
+                    op(&s, FZL_MISC, 8 + i), u8(&s, round + i);
+                log_and_send(&s, i, 3 + (i + round) % 5, v == 0 ? 0 : (i + round) % 6);
+            }
+            op(&s, FZL_TICK, v == 2 ? 31 : 1);
+            u8(&s, v == 2 ? 255 : 3);
+        }
+        for (unsigned i = 0; i < NN; i++) {
+            op(&s, FZL_DONE, i);
+            u8(&s, 1);
+        }
+        op(&s, FZL_FLUSH, 0);
+        emit(ctx, names[v], s.b.data, s.b.len);
+        tsc_buf_free(&s.b);
+    }
+    return 0;
+}
