@@ -26,6 +26,7 @@
 #include "agent/runner.h"
 #include "agent/store.h"
 #include "barrier/barrier.h"
+#include "barrier/plan.h"
 #include "common/addr.h"
 #include "common/buf.h"
 #include "common/error.h"
@@ -114,14 +115,9 @@ struct tsc__runs {
     struct tsc_buf *pending;
     size_t n_pending, cap_pending;
     int in_coord_step;
-    int flushing;    /* runs.c: tsc__runs_after_coord_step is on the stack */
-    int done_stored; /* participant.c: the DONE being stepped is stored already */
-    /* Rendering cache: the decoded suite of the run STARTs are sent for. */
-    uint64_t cache_run;
-    int cache_ok;
-    struct tsc_suite suite;
-    struct tsc_runlog submit;
-    struct tsc_buf submit_bytes;
+    int flushing;             /* runs.c: tsc__runs_after_coord_step is on the stack */
+    int done_stored;          /* participant.c: the DONE being stepped is stored already */
+    struct tsc_run_plan plan; /* the run STARTs are sent for, decoded once */
     char work_root[4096];
 };
 

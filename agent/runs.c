@@ -18,9 +18,8 @@
  * engine's update of the same kind.
  *
  * Rendering. A START carries the script already rendered for its machine
- * (common/template.h): the coordinator has the suite (SUBMIT record) and the
+ * (barrier/plan.h): the coordinator has the suite (SUBMIT record) and the
  * participants; a participant needs no suite state to run its stage. */
-#include <arpa/inet.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,7 +27,6 @@
 #include "agent/agent.h"
 #include "agent/log.h"
 #include "common/alloc.h"
-#include "common/template.h"
 
 static void on_runs_timer(uv_timer_t *t);
 static void runs_step(struct tsc_agent *a, struct tsc_barrier_event *ev);
@@ -38,7 +36,7 @@ int tsc__runs_open(struct tsc_agent *a, char *errmsg)
     struct tsc__runs *r = &a->runs;
     struct tsc_barrier_config cfg;
     int rc;
-    tsc_buf_init(&r->submit_bytes);
+    tsc_run_plan_init(&r->plan);
     snprintf(r->work_root, sizeof r->work_root, "%s/work", a->cfg.data_dir);
     tsc_barrier_config_default(&cfg);
     cfg.max_record = TSC__RUN_MAX_RECORD - 1024;
@@ -64,21 +62,10 @@ void tsc__runs_close(struct tsc_agent *a)
     tsc__part_close(a);
 }
 
-static void drop_cache(struct tsc__runs *r)
-{
-    if (r->cache_ok) {
-        tsc_suite_free(&r->suite);
-        tsc_runlog_free(&r->submit);
-    }
-    r->cache_ok = 0;
-    r->cache_run = 0;
-}
-
 void tsc__runs_free(struct tsc_agent *a)
 {
     struct tsc__runs *r = &a->runs;
-    drop_cache(r);
-    tsc_buf_free(&r->submit_bytes);
+    tsc_run_plan_free(&r->plan);
     for (size_t i = 0; i < r->cap_pending; i++)
         tsc_buf_free(&r->pending[i]);
     tsc_free(r->pending);
@@ -138,139 +125,27 @@ void tsc__runs_send(struct tsc_agent *a, const struct tsc_addr *to, int type, co
     tsc_buf_free(&sealed);
 }
 
-/* Decode the SUBMIT record and the suite of `run` once per run. */
-static int load_cache(struct tsc_agent *a, uint64_t run)
-{
-    struct tsc__runs *r = &a->runs;
-    const uint8_t *data;
-    size_t len;
-    char errmsg[TSC_ERRMSG_SIZE] = "";
-    if (r->cache_ok && r->cache_run == run)
-        return 0;
-    drop_cache(r);
-    if (tsc_barrier_run_submit(r->b, run, &data, &len) != 0)
-        return TSC_ENOTFOUND;
-    tsc_buf_reset(&r->submit_bytes);
-    if (tsc_buf_append(&r->submit_bytes, data, len) != 0)
-        return TSC_ENOMEM;
-    if (tsc_runlog_decode(r->submit_bytes.data, r->submit_bytes.len, &r->submit) != 0 ||
-        r->submit.kind != TSC_RUNLOG_SUBMIT)
-        return TSC_EMALFORMED;
-    if (tsc_suite_decode(r->submit.submit.suite, r->submit.submit.suite_len, &r->suite, errmsg) !=
-        0) {
-        tsc_logf(TSC_LOG_WARN, "run %llu: suite: %s", (unsigned long long)run, errmsg);
-        tsc_runlog_free(&r->submit);
-        return TSC_EMALFORMED;
-    }
-    r->cache_ok = 1;
-    r->cache_run = run;
-    return 0;
-}
-
-#define MAX_BUILTINS 10
-
-/* Render the script of participant i for stage k into out. */
-static int render(struct tsc_agent *a, uint32_t k, uint32_t i, struct tsc_buf *out,
-                  const char **case_name)
-{
-    struct tsc__runs *r = &a->runs;
-    const struct tsc_runlog_submit *s = &r->submit.submit;
-    const struct tsc_run_participant *p = &s->participants[i];
-    const struct tsc_suite_stage *st = tsc_suite_stage_at(&r->suite, k);
-    const char *role = p->role;
-    /* The SUBMIT's case count and its suite agree (the coordinator wrote
-     * both), but a stage the suite does not have runs nothing. */
-    const struct tsc_suite_script *sc = st != NULL && k < tsc_suite_n_stages(&r->suite)
-                                            ? tsc_suite_script_for(st, &role, p->role[0] ? 1 : 0)
-                                            : NULL;
-    char errmsg[TSC_ERRMSG_SIZE] = "", idx[24], cnt[24], runid[24], ip[TSC_ADDR_STRLEN];
-    struct tsc_buf machines;
-    int32_t ci = -1;
-    int kind = tsc_stage_kind(s->n_cases, k, &ci);
-    *case_name = ci >= 0 && (size_t)ci < r->suite.n_cases ? r->suite.cases[ci].name : "";
-    if (sc == NULL || sc->text[0] == '\0')
-        return tsc_buf_append(out, "", 1) == 0 ? (out->len = 0, 0) : TSC_ENOMEM;
-    tsc_buf_init(&machines);
-    for (size_t j = 0; j < s->n_participants; j++) {
-        struct in_addr in = {htonl(s->participants[j].addr.ip)};
-        char line[TSC_RUN_NAME + 32];
-        int n = snprintf(line, sizeof line, "%s%s=%s", j ? " " : "", s->participants[j].name,
-                         inet_ntop(AF_INET, &in, ip, sizeof ip) ? ip : "?");
-        tsc_buf_append(&machines, line, (size_t)n);
-    }
-    tsc_buf_append(&machines, "", 1);
-    struct in_addr me = {htonl(p->addr.ip)};
-    inet_ntop(AF_INET, &me, ip, sizeof ip);
-    snprintf(idx, sizeof idx, "%u", i);
-    snprintf(cnt, sizeof cnt, "%zu", s->n_participants);
-    snprintf(runid, sizeof runid, "%llu", (unsigned long long)r->cache_run);
-    size_t nv = r->suite.n_vars;
-    struct tsc_template_value *vals = tsc_calloc(nv + MAX_BUILTINS, sizeof *vals);
-    int rc = TSC_ENOMEM;
-    if (vals != NULL && machines.data != NULL) {
-        for (size_t j = 0; j < nv; j++) {
-            vals[j].name = r->suite.vars[j].name;
-            vals[j].value = r->suite.vars[j].value;
-        }
-        const struct tsc_template_value builtin[] = {
-            {"tsc.name", p->name},
-            {"tsc.address", ip},
-            {"tsc.role", p->role},
-            {"tsc.index", idx},
-            {"tsc.count", cnt},
-            {"tsc.run", runid},
-            {"tsc.stage", tsc_stage_kind_name(kind)},
-            {"tsc.case", *case_name},
-            {"tsc.machines", (const char *)machines.data},
-        };
-        memcpy(vals + nv, builtin, sizeof builtin);
-        rc = tsc_template_render(sc->text, strlen(sc->text), vals,
-                                 nv + sizeof builtin / sizeof builtin[0], out, NULL, errmsg);
-        if (rc != 0) {
-            /* Checked at submission; should not happen. Fail the stage
-             * visibly on that machine rather than run something else. */
-            tsc_buf_reset(out);
-            tsc_logf(TSC_LOG_WARN, "run %llu stage %u: template: %s",
-                     (unsigned long long)r->cache_run, k, errmsg);
-            const char *fail = "echo 'tsc: the script template could not be rendered' >&2; exit 2";
-            rc = tsc_buf_append(out, fail, strlen(fail) + 1);
-            if (rc == 0)
-                out->len--;
-        }
-    }
-    tsc_free(vals);
-    tsc_buf_free(&machines);
-    return rc;
-}
-
 static void send_start(struct tsc_agent *a, const struct tsc_barrier_start *s)
 {
     struct tsc__runs *r = &a->runs;
     struct tsc_buf script, body;
     struct tsc_stage_start m;
     struct tsc_addr to = s->addr;
-    const char *case_name = "";
-    if (load_cache(a, s->run) != 0 || s->index >= r->submit.submit.n_participants) {
-        tsc_logf(TSC_LOG_WARN, "run %llu: cannot start stage %u: its suite is unreadable",
-                 (unsigned long long)s->run, s->stage);
-        return;
-    }
+    const uint8_t *data;
+    size_t len;
+    char errmsg[TSC_ERRMSG_SIZE] = "";
+    int rc = tsc_barrier_run_submit(r->b, s->run, &data, &len);
+    if (rc == 0)
+        rc = tsc_run_plan_load(&r->plan, s->run, data, len, errmsg);
     tsc_buf_init(&script);
     tsc_buf_init(&body);
-    if (render(a, s->stage, s->index, &script, &case_name) == 0) {
-        const struct tsc_run_participant *p = &r->submit.submit.participants[s->index];
-        memset(&m, 0, sizeof m);
-        m.run = s->run;
-        m.stage = s->stage;
-        m.term = r->term;
-        m.index = s->index;
-        m.timeout_us = s->timeout_us;
-        m.script = script.len ? (const char *)script.data : "";
-        m.script_len = script.len;
-        m.case_name = case_name;
-        m.case_name_len = strlen(case_name);
-        m.role = p->role;
-        m.role_len = strlen(p->role);
+    if (rc == 0)
+        rc = tsc_run_plan_start(&r->plan, s->stage, s->index, r->term, s->timeout_us, &script, &m,
+                                errmsg);
+    if (errmsg[0] != '\0')
+        tsc_logf(TSC_LOG_WARN, "run %llu stage %u: %s", (unsigned long long)s->run, s->stage,
+                 errmsg);
+    if (rc == 0) {
         /* The member's current address wins over the one at submission. */
         tsc__runs_member(a, s->node, &to, NULL);
         if (tsc_stage_start_encode(&m, &body) == 0)

@@ -78,11 +78,12 @@ int tsc_sim_runs_enable(struct tsc_sim_world *w, const struct tsc_sim_runs_confi
     tsc_buf_init(&rs->sealed);
     tsc_buf_init(&rs->scratch);
     tsc_buf_init(&rs->msg);
+    tsc_buf_init(&rs->script);
     for (uint32_t i = 0; i < w->n; i++) {
         struct tsc_sim_rnode *r = &rs->r[i];
         tsc_prng_seed(&r->prng, tsc_sim_hash_u64(tsc_sim_hash_u64(w->cfg.seed, 0x73637269), i));
         r->deadline = r->tick_at = TSC_TIME_NEVER;
-        tsc_buf_init(&r->submit_bytes);
+        tsc_run_plan_init(&r->plan);
     }
     /* Run records are big (a suite, a result per participant): tscd's
      * election takes records of up to 240 KiB. */
@@ -95,16 +96,6 @@ int tsc_sim_runs_enable(struct tsc_sim_world *w, const struct tsc_sim_runs_confi
         return tsc_sim_world_schedule(w, rs->client_at, TSC_SIM_EV_RCLIENT, 0, 0, 0);
     }
     return 0;
-}
-
-static void drop_cache(struct tsc_sim_rnode *r)
-{
-    if (r->cache_ok) {
-        tsc_suite_free(&r->suite);
-        tsc_runlog_free(&r->submit);
-    }
-    r->cache_ok = 0;
-    r->cache_run = 0;
 }
 
 static void free_pending(struct tsc_sim_rnode *r)
@@ -125,8 +116,7 @@ void tsc__sim_runs_world_free(struct tsc_sim_world *w)
         struct tsc_sim_rnode *r = &rs->r[i];
         tsc_barrier_free(r->b);
         tsc_part_free(r->p);
-        drop_cache(r);
-        tsc_buf_free(&r->submit_bytes);
+        tsc_run_plan_free(&r->plan);
         free_pending(r);
         tsc_free(r->disk);
         tsc_free(r->scripts);
@@ -147,6 +137,7 @@ void tsc__sim_runs_world_free(struct tsc_sim_world *w)
     tsc_buf_free(&rs->sealed);
     tsc_buf_free(&rs->scratch);
     tsc_buf_free(&rs->msg);
+    tsc_buf_free(&rs->script);
     tsc_free(rs->r);
     tsc_free(rs);
     w->runs = NULL;
@@ -230,60 +221,24 @@ int tsc__sim_runs_deliver(struct tsc_sim_world *w, uint32_t i, uint32_t from,
 
 /* ---- rendering STARTs -------------------------------------------------------- */
 
-/* Decode the SUBMIT record and the suite of `run` once per run. */
-static int load_cache(struct tsc_sim_rnode *r, uint64_t run)
-{
-    const uint8_t *data;
-    size_t len;
-    char errmsg[TSC_ERRMSG_SIZE] = "";
-    if (r->cache_ok && r->cache_run == run)
-        return 0;
-    drop_cache(r);
-    if (tsc_barrier_run_submit(r->b, run, &data, &len) != 0)
-        return TSC_ENOTFOUND;
-    tsc_buf_reset(&r->submit_bytes);
-    if (tsc_buf_append(&r->submit_bytes, data, len) != 0)
-        return TSC_ENOMEM;
-    if (tsc_runlog_decode(r->submit_bytes.data, r->submit_bytes.len, &r->submit) != 0)
-        return TSC_EMALFORMED;
-    if (r->submit.kind != TSC_RUNLOG_SUBMIT ||
-        tsc_suite_decode(r->submit.submit.suite, r->submit.submit.suite_len, &r->suite, errmsg) !=
-            0) {
-        tsc_runlog_free(&r->submit);
-        return TSC_EMALFORMED;
-    }
-    r->cache_ok = 1;
-    r->cache_run = run;
-    return 0;
-}
-
 static int send_start(struct tsc_sim_world *w, uint32_t i, const struct tsc_barrier_start *s)
 {
     struct tsc_sim_runs *rs = w->runs;
     struct tsc_sim_rnode *r = &rs->r[i];
-    if (load_cache(r, s->run) != 0 || s->index >= r->submit.submit.n_participants)
+    struct tsc_stage_start m;
+    const uint8_t *data;
+    size_t len;
+    char errmsg[TSC_ERRMSG_SIZE];
+    int rc = tsc_barrier_run_submit(r->b, s->run, &data, &len);
+    if (rc == 0)
+        rc = tsc_run_plan_load(&r->plan, s->run, data, len, errmsg);
+    if (rc == 0)
+        rc = tsc_run_plan_start(&r->plan, s->stage, s->index, r->term, s->timeout_us, &rs->script,
+                                &m, errmsg);
+    if (rc == TSC_ENOMEM)
+        return nomem(w, "start");
+    if (rc != 0)
         return 0; /* tscd logs "its suite is unreadable" */
-    const struct tsc_run_participant *p = &r->submit.submit.participants[s->index];
-    const struct tsc_suite_stage *st = tsc_suite_stage_at(&r->suite, s->stage);
-    const char *role = p->role;
-    const struct tsc_suite_script *sc =
-        st ? tsc_suite_script_for(st, &role, p->role[0] ? 1 : 0) : NULL;
-    int32_t ci = -1;
-    tsc_stage_kind(r->submit.submit.n_cases, s->stage, &ci);
-    const char *case_name = ci >= 0 && (size_t)ci < r->suite.n_cases ? r->suite.cases[ci].name : "";
-    struct tsc_stage_start m = {
-        .run = s->run,
-        .stage = s->stage,
-        .term = r->term,
-        .index = s->index,
-        .timeout_us = s->timeout_us,
-        .script = sc ? sc->text : "",
-        .script_len = sc ? strlen(sc->text) : 0,
-        .case_name = case_name,
-        .case_name_len = strlen(case_name),
-        .role = p->role,
-        .role_len = strlen(p->role),
-    };
     /* The member's current address wins over the one at submission. */
     uint32_t j = tsc__sim_runs_member(w, i, s->node, NULL);
     if (j == TSC_SIM_NONE)
@@ -507,7 +462,8 @@ void tsc__sim_runs_crash(struct tsc_sim_world *w, uint32_t i)
     struct tsc_sim_rnode *r = &w->runs->r[i];
     tsc_barrier_free(r->b);
     r->b = NULL;
-    drop_cache(r);
+    tsc_run_plan_free(&r->plan); /* memory: rebuilt from the log */
+    tsc_run_plan_init(&r->plan);
     free_pending(r);
     r->acting = 0;
     r->term = 0;

@@ -41,6 +41,7 @@
 #include <stdint.h>
 
 #include "barrier/barrier.h"
+#include "barrier/plan.h"
 #include "gossip/election.h"
 #include "sim/world.h"
 #include "wire/suite.h"
@@ -103,12 +104,8 @@ struct tsc_sim_rnode {
     int acting;
     uint8_t in_coord_step, busy;
     uint64_t seq; /* envelope seq of its stage frames */
-    /* The suite of the run it renders STARTs for (agent/runs.c cache). */
-    uint64_t cache_run;
-    int cache_ok;
-    struct tsc_buf submit_bytes;
-    struct tsc_runlog submit;
-    struct tsc_suite suite;
+    /* The run it renders STARTs for, decoded once (as agent/runs.c). */
+    struct tsc_run_plan plan;
     /* Checker: every (run << 16 | stage) this node ever started, sorted. */
     uint64_t *started;
     size_t n_started, cap_started;
@@ -136,7 +133,7 @@ struct tsc_sim_runs {
     struct tsc_barrier_config bcfg;
     struct tsc_sim_rnode *r; /* one per node */
     struct tsc_prng prng;    /* nonces, the client */
-    struct tsc_buf body, sealed, scratch, msg;
+    struct tsc_buf body, sealed, scratch, msg, script;
     uint32_t tokens;
     /* client */
     int client_on;      /* new runs are submitted (campaign: while the faults last) */
