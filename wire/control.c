@@ -86,10 +86,7 @@ int tsc_control_resp_encode_members(uint64_t self, uint64_t coordinator,
     if (n > UINT32_MAX)
         return TSC_EINVAL;
     tsc_mp_writer_init(&w, out);
-    msgpack_pack_map(&w.pk, 5);
-    tsc__pack_kv_uint(&w.pk, "v", TSC_CONTROL_VERSION);
-    pack_kv_bool(&w.pk, "ok", 1);
-    tsc__pack_kv_uint(&w.pk, "self", self);
+    tsc__pack_head(&w.pk, self, 2);
     tsc__pack_kv_uint(&w.pk, "coord", coordinator);
     tsc__pack_key(&w.pk, "members");
     msgpack_pack_array(&w.pk, n);
@@ -117,10 +114,7 @@ int tsc_control_resp_encode_status(uint64_t self, const struct tsc_control_statu
     if (st->n_voters > TSC_CONTROL_MAX_VOTERS)
         return TSC_EINVAL;
     tsc_mp_writer_init(&w, out);
-    msgpack_pack_map(&w.pk, 4);
-    tsc__pack_kv_uint(&w.pk, "v", TSC_CONTROL_VERSION);
-    pack_kv_bool(&w.pk, "ok", 1);
-    tsc__pack_kv_uint(&w.pk, "self", self);
+    tsc__pack_head(&w.pk, self, 1);
     tsc__pack_key(&w.pk, "status");
     msgpack_pack_map(&w.pk, 10);
     tsc__pack_kv_uint(&w.pk, "coord", st->coordinator);
@@ -173,10 +167,7 @@ int tsc_control_resp_encode_stats(uint64_t self, const struct tsc_control_stat *
         if (!stat_name_ok(stats[i].name))
             return TSC_EINVAL;
     tsc_mp_writer_init(&w, out);
-    msgpack_pack_map(&w.pk, 4);
-    tsc__pack_kv_uint(&w.pk, "v", TSC_CONTROL_VERSION);
-    pack_kv_bool(&w.pk, "ok", 1);
-    tsc__pack_kv_uint(&w.pk, "self", self);
+    tsc__pack_head(&w.pk, self, 1);
     tsc__pack_key(&w.pk, "stats");
     msgpack_pack_map(&w.pk, n);
     for (size_t i = 0; i < n; i++)

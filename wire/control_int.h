@@ -24,6 +24,17 @@ static inline void tsc__pack_kv_uint(msgpack_packer *pk, const char *key, uint64
     msgpack_pack_uint64(pk, v);
 }
 
+/* Every successful response starts {"v": 1, "ok": true, "self": id, ...}
+ * with `more` keys after these three. */
+static inline void tsc__pack_head(msgpack_packer *pk, uint64_t self, uint32_t more)
+{
+    msgpack_pack_map(pk, 3 + more);
+    tsc__pack_kv_uint(pk, "v", TSC_CONTROL_VERSION);
+    tsc__pack_key(pk, "ok");
+    msgpack_pack_true(pk);
+    tsc__pack_kv_uint(pk, "self", self);
+}
+
 /* Finish an encode: on failure roll out back to where it started, so the
  * caller's buffer is never left with half a message. */
 static inline int tsc__pack_finish(struct tsc_mp_writer *w, struct tsc_buf *out, size_t start)

@@ -19,16 +19,6 @@ static void pack_kv_bin(msgpack_packer *pk, const char *key, const uint8_t *p, s
     msgpack_pack_bin_with_body(pk, p, n);
 }
 
-/* Every response starts {"v": 1, "ok": true, "self": id, ...}; n more keys. */
-static void pack_head(msgpack_packer *pk, uint64_t self, uint32_t more)
-{
-    msgpack_pack_map(pk, 3 + more);
-    tsc__pack_kv_uint(pk, "v", TSC_CONTROL_VERSION);
-    tsc__pack_key(pk, "ok");
-    msgpack_pack_true(pk);
-    tsc__pack_kv_uint(pk, "self", self);
-}
-
 int tsc__control_run_op(const char *s, uint32_t n)
 {
     for (int op = TSC_CONTROL_OP_RUN; op <= TSC_CONTROL_OP_RESULTS; op++)
@@ -81,7 +71,7 @@ int tsc_control_resp_encode_run(uint64_t self, uint64_t run, struct tsc_buf *out
     struct tsc_mp_writer w;
     size_t start = out->len;
     tsc_mp_writer_init(&w, out);
-    pack_head(&w.pk, self, 1);
+    tsc__pack_head(&w.pk, self, 1);
     tsc__pack_kv_uint(&w.pk, "run", run);
     return tsc__pack_finish(&w, out, start);
 }
@@ -92,7 +82,7 @@ int tsc_control_resp_encode_progress(uint64_t self, const struct tsc_control_pro
     struct tsc_mp_writer w;
     size_t start = out->len;
     tsc_mp_writer_init(&w, out);
-    pack_head(&w.pk, self, 1);
+    tsc__pack_head(&w.pk, self, 1);
     tsc__pack_key(&w.pk, "progress");
     msgpack_pack_map(&w.pk, 9);
     tsc__pack_kv_uint(&w.pk, "run", p->run);
@@ -116,7 +106,7 @@ int tsc_control_resp_encode_records(uint64_t self, uint64_t run,
     if (n > TSC_CONTROL_MAX_RECORDS)
         return TSC_EINVAL;
     tsc_mp_writer_init(&w, out);
-    pack_head(&w.pk, self, 2);
+    tsc__pack_head(&w.pk, self, 2);
     tsc__pack_kv_uint(&w.pk, "run", run);
     tsc__pack_key(&w.pk, "records");
     msgpack_pack_array(&w.pk, (uint32_t)n);
@@ -133,7 +123,7 @@ int tsc_control_resp_encode_history(uint64_t self, const struct tsc_control_run_
     if (n > TSC_CONTROL_MAX_HISTORY)
         return TSC_EINVAL;
     tsc_mp_writer_init(&w, out);
-    pack_head(&w.pk, self, 1);
+    tsc__pack_head(&w.pk, self, 1);
     tsc__pack_key(&w.pk, "history");
     msgpack_pack_array(&w.pk, (uint32_t)n);
     for (size_t i = 0; i < n; i++) {
