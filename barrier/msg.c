@@ -1,6 +1,7 @@
 /* tsc — the messages between the coordinator and the participants (see
  * runlog.h):
- *   START  [run, stage, term, index, timeout_us, script, case_name, role]
+ *   START  [run, stage, term, index, timeout_us, script, case_name, role
+ *          (, follow: only when not empty)]
  *   REPORT [signed(bin), sig(bin 64)] (wire/record.h's blob shape) with
  *          signed = [41, node, run, stage, term, status, exit_code, signal,
  *                    start_us, end_us, output(bin), message]
@@ -37,11 +38,12 @@ int tsc_stage_start_encode(const struct tsc_stage_start *m, struct tsc_buf *out)
     if (m->run == 0 || m->stage >= TSC_RUN_MAX_STAGES || m->index >= TSC_RUN_MAX_PARTICIPANTS ||
         !text_ok(m->script, m->script_len, UINT32_MAX) ||
         !text_ok(m->case_name, m->case_name_len, TSC_RUN_NAME - 1) ||
-        !text_ok(m->role, m->role_len, TSC_RUN_NAME - 1))
+        !text_ok(m->role, m->role_len, TSC_RUN_NAME - 1) ||
+        !text_ok(m->follow, m->follow_len, UINT32_MAX))
         return TSC_EINVAL;
     tsc_mp_writer_init(&w, out);
     msgpack_packer *pk = &w.pk;
-    msgpack_pack_array(pk, START_FIELDS);
+    msgpack_pack_array(pk, START_FIELDS + (m->follow_len > 0));
     msgpack_pack_uint64(pk, m->run);
     msgpack_pack_uint32(pk, m->stage);
     msgpack_pack_uint64(pk, m->term);
@@ -50,6 +52,8 @@ int tsc_stage_start_encode(const struct tsc_stage_start *m, struct tsc_buf *out)
     tsc__barrier_pack_str(pk, m->script, m->script_len);
     tsc__barrier_pack_str(pk, m->case_name, m->case_name_len);
     tsc__barrier_pack_str(pk, m->role, m->role_len);
+    if (m->follow_len > 0)
+        tsc__barrier_pack_str(pk, m->follow, m->follow_len);
     return finish(&w, out, start);
 }
 
@@ -62,14 +66,18 @@ int tsc_stage_start_decode(const uint8_t *p, size_t len, struct tsc_stage_start 
     if (p == NULL && len > 0)
         return TSC_EMALFORMED;
     tsc_mp_reader_init(&r, p, len);
-    if (tsc_mp_read_array(&r, &n) != 0 || n != START_FIELDS || tsc_mp_read_uint(&r, &m->run) != 0 ||
-        m->run == 0 || tsc__barrier_read_max(&r, TSC_RUN_MAX_STAGES - 1, &stage) != 0 ||
+    if (tsc_mp_read_array(&r, &n) != 0 || (n != START_FIELDS && n != START_FIELDS + 1) ||
+        tsc_mp_read_uint(&r, &m->run) != 0 || m->run == 0 ||
+        tsc__barrier_read_max(&r, TSC_RUN_MAX_STAGES - 1, &stage) != 0 ||
         tsc_mp_read_uint(&r, &m->term) != 0 ||
         tsc__barrier_read_max(&r, TSC_RUN_MAX_PARTICIPANTS - 1, &index) != 0 ||
         tsc_mp_read_uint(&r, &m->timeout_us) != 0 ||
         tsc__barrier_read_str(&r, UINT32_MAX, &m->script, &m->script_len) != 0 ||
         tsc__barrier_read_str(&r, TSC_RUN_NAME - 1, &m->case_name, &m->case_name_len) != 0 ||
         tsc__barrier_read_str(&r, TSC_RUN_NAME - 1, &m->role, &m->role_len) != 0 ||
+        (n > START_FIELDS &&
+         (tsc__barrier_read_str(&r, UINT32_MAX, &m->follow, &m->follow_len) != 0 ||
+          m->follow_len == 0)) ||
         tsc_mp_remaining(&r) != 0) {
         memset(m, 0, sizeof *m);
         return TSC_EMALFORMED;

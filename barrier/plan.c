@@ -139,20 +139,43 @@ int tsc_run_plan_start(const struct tsc_run_plan *p, uint32_t stage, uint32_t in
     int32_t ci = -1;
     int kind = tsc_stage_kind(s->n_cases, stage, &ci);
     const char *case_name = ci >= 0 && (size_t)ci < p->suite.n_cases ? p->suite.cases[ci].name : "";
+    const struct tsc_suite_script *fo =
+        tsc_suite_script_for(&p->suite.follow, &role, me->role[0] ? 1 : 0);
     int rc = 0;
+    size_t script_len = 0, follow_at = 0;
     tsc_buf_reset(script);
     if (sc != NULL && sc->text[0] != '\0')
         rc = render(p, sc->text, index, kind, case_name, script, errmsg);
     if (rc != 0)
         return rc;
+    /* The follow list goes after the script's NUL in the same buffer; the
+     * pointers are taken once both are written (the buffer may move). */
+    script_len = script->len;
+    if (fo != NULL && fo->text[0] != '\0') {
+        struct tsc_buf f;
+        tsc_buf_init(&f);
+        rc = render(p, fo->text, index, kind, case_name, &f, errmsg);
+        if (rc == 0 && tsc_buf_append(script, "", 1) != 0)
+            rc = TSC_ENOMEM;
+        follow_at = script->len;
+        if (rc == 0 && tsc_buf_append(script, f.data, f.len) != 0)
+            rc = TSC_ENOMEM;
+        tsc_buf_free(&f);
+        if (rc != 0)
+            return rc;
+    }
     memset(m, 0, sizeof *m);
     m->run = p->run;
     m->stage = stage;
     m->term = term;
     m->index = index;
     m->timeout_us = timeout_us;
-    m->script = script->len ? (const char *)script->data : "";
-    m->script_len = script->len;
+    m->script = script_len ? (const char *)script->data : "";
+    m->script_len = script_len;
+    if (follow_at > 0 && script->len > follow_at) {
+        m->follow = (const char *)script->data + follow_at;
+        m->follow_len = script->len - follow_at;
+    }
     m->case_name = case_name;
     m->case_name_len = strlen(case_name);
     m->role = me->role;

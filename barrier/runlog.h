@@ -163,6 +163,11 @@ struct tsc_stage_start {
     size_t case_name_len;
     const char *role;
     size_t role_len;
+    /* Files to follow on this machine while the run lasts (issue "Logs"):
+     * rendered paths, one per line, each a shell word as the template
+     * quoted it; "" = none. */
+    const char *follow;
+    size_t follow_len;
 };
 
 struct tsc_stage_report {

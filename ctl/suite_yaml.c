@@ -377,12 +377,12 @@ static int parse_cases(struct tsc__yp *p)
     return rc;
 }
 
-enum { T_SUITE, T_MACHINES, T_VARS, T_TIMEOUT, T_INIT, T_CASES, T_FINALIZE, T_N };
+enum { T_SUITE, T_MACHINES, T_VARS, T_TIMEOUT, T_INIT, T_CASES, T_FINALIZE, T_FOLLOW, T_N };
 
 static int parse_top(struct tsc__yp *p)
 {
-    static const char *const keys[T_N] = {"suite", "machines", "vars",    "timeout",
-                                          "init",  "cases",    "finalize"};
+    static const char *const keys[T_N] = {"suite", "machines", "vars",     "timeout",
+                                          "init",  "cases",    "finalize", "follow"};
     struct tsc_suite *s = p->s;
     yaml_mark_t marks[T_N], start = p->ev.start_mark;
     unsigned seen = 0;
@@ -414,6 +414,9 @@ static int parse_top(struct tsc__yp *p)
             break;
         case T_CASES:
             rc = parse_cases(p);
+            break;
+        case T_FOLLOW:
+            rc = parse_stage(p, "follow", &s->follow, -3, 0);
             break;
         default:
             rc = parse_stage(p, "suite finalize", &s->finalize, -2, 0);

@@ -16,7 +16,7 @@
 
 /* Where a script came from. */
 struct tsc__yloc {
-    int32_t case_i;   /* -1 suite init, -2 suite finalize */
+    int32_t case_i;   /* -1 suite init, -2 suite finalize, -3 follow */
     int stage;        /* enum tsc_suite_case_stage, for cases */
     size_t script;    /* index in the stage */
     char *file;       /* resolved path of a script file; NULL: inline */

@@ -206,9 +206,10 @@ int tsc__yaml_check_placeholders(struct tsc__yp *p)
     char why[TSC_ERRMSG_SIZE];
     for (size_t i = 0; i < p->n_locs; i++) {
         const struct tsc__yloc *l = &p->locs[i];
-        const struct tsc_suite_stage *st = l->case_i == -1 ? &p->s->init
-                                           : l->case_i == -2
-                                               ? &p->s->finalize
+        const struct tsc_suite_stage *st = l->case_i == -1   ? &p->s->init
+                                           : l->case_i == -2 ? &p->s->finalize
+                                           : l->case_i == -3
+                                               ? &p->s->follow
                                                : &p->s->cases[l->case_i].stage[l->stage];
         const char *text = st->scripts[l->script].text;
         struct unknown u = {.s = p->s};

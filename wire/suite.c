@@ -223,7 +223,8 @@ int tsc_suite_check(const struct tsc_suite *s, char *errmsg)
         return TSC_EINVAL;
     }
     if (check_stage(s, &s->init, "suite init", errmsg) != 0 ||
-        check_stage(s, &s->finalize, "suite finalize", errmsg) != 0)
+        check_stage(s, &s->finalize, "suite finalize", errmsg) != 0 ||
+        check_stage(s, &s->follow, "follow", errmsg) != 0)
         return TSC_EINVAL;
     for (size_t i = 0; i < s->n_cases; i++) {
         const struct tsc_suite_case *c = &s->cases[i];
@@ -320,6 +321,7 @@ void tsc_suite_free(struct tsc_suite *s)
     tsc_free(s->vars);
     stage_free(&s->init);
     stage_free(&s->finalize);
+    stage_free(&s->follow);
     for (size_t i = 0; s->cases != NULL && i < s->n_cases; i++) {
         tsc_free(s->cases[i].name);
         for (int k = 0; k < 3; k++)
@@ -375,7 +377,7 @@ int tsc_suite_encode(const struct tsc_suite *s, struct tsc_buf *out, char *errms
     /* The scripts alone can add up to gigabytes within the per-field limits:
      * refuse before building the buffer when their bytes already exceed the
      * total. */
-    size_t bytes = stage_bytes(&s->init) + stage_bytes(&s->finalize);
+    size_t bytes = stage_bytes(&s->init) + stage_bytes(&s->finalize) + stage_bytes(&s->follow);
     for (size_t i = 0; i < s->n_cases; i++)
         for (int k = 0; k < 3; k++)
             bytes += stage_bytes(&s->cases[i].stage[k]);
@@ -384,7 +386,8 @@ int tsc_suite_encode(const struct tsc_suite *s, struct tsc_buf *out, char *errms
         struct tsc_mp_writer w;
         tsc_mp_writer_init(&w, out);
         msgpack_packer *pk = &w.pk;
-        msgpack_pack_map(pk, 9);
+        /* "follow" only when used: suites without it encode as before. */
+        msgpack_pack_map(pk, s->follow.n_scripts > 0 ? 10 : 9);
         pack_str(pk, "v");
         msgpack_pack_uint64(pk, TSC_SUITE_VERSION);
         pack_str(pk, "name");
@@ -411,6 +414,8 @@ int tsc_suite_encode(const struct tsc_suite *s, struct tsc_buf *out, char *errms
             for (int k = 0; k < 3; k++)
                 pack_stage(pk, case_stage_names[k], &s->cases[i].stage[k]);
         }
+        if (s->follow.n_scripts > 0)
+            pack_stage(pk, "follow", &s->follow);
         rc = tsc_mp_writer_status(&w);
         if (rc != 0) {
             out->len = start;
@@ -587,7 +592,19 @@ static int dec_case(struct tsc_mp_reader *r, struct tsc_suite_case *c, size_t ci
     return 0;
 }
 
-enum { K_V, K_NAME, K_NAMES, K_ROLES, K_VARS, K_TIMEOUT, K_INIT, K_FINALIZE, K_CASES, K_N };
+enum {
+    K_V,
+    K_NAME,
+    K_NAMES,
+    K_ROLES,
+    K_VARS,
+    K_TIMEOUT,
+    K_INIT,
+    K_FINALIZE,
+    K_CASES,
+    K_FOLLOW,
+    K_N
+};
 
 static int dec_field(struct tsc_mp_reader *r, int idx, struct tsc_suite *s, uint64_t *version,
                      char *errmsg)
@@ -625,6 +642,8 @@ static int dec_field(struct tsc_mp_reader *r, int idx, struct tsc_suite *s, uint
         return dec_stage(r, &s->init, "init", errmsg);
     case K_FINALIZE:
         return dec_stage(r, &s->finalize, "finalize", errmsg);
+    case K_FOLLOW:
+        return dec_stage(r, &s->follow, "follow", errmsg);
     case K_CASES:
         rc = dec_array(r, TSC_SUITE_MAX_CASES, sizeof *s->cases, (void **)&s->cases, &s->n_cases,
                        "cases", errmsg);
@@ -641,7 +660,7 @@ static int dec_field(struct tsc_mp_reader *r, int idx, struct tsc_suite *s, uint
 static int dec_suite(struct tsc_mp_reader *r, struct tsc_suite *s, char *errmsg)
 {
     static const char *const keys[K_N] = {"v",          "name", "names",    "roles", "vars",
-                                          "timeout_ms", "init", "finalize", "cases"};
+                                          "timeout_ms", "init", "finalize", "cases", "follow"};
     uint32_t n;
     unsigned seen = 0;
     uint64_t version = 0;

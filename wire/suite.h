@@ -19,7 +19,8 @@
  *
  * Encoding (msgpack map, unknown keys skipped):
  *   {"v": 1, "name": str, "names": [str], "roles": [str], "vars": [[k, v]...],
- *    "timeout_ms": u64, "init": stage, "finalize": stage, "cases": [case...]}
+ *    "timeout_ms": u64, "init": stage, "finalize": stage, "cases": [case...],
+ *    "follow": stage (only when it has scripts)}
  *   case:  {"name": str, "init": stage, "run": stage, "finalize": stage}
  *   stage: {"timeout_ms": u64, "scripts": [[role, text]...]}
  * Decoding is total and bounded by the limits below: any byte string yields a
@@ -84,6 +85,11 @@ struct tsc_suite {
     struct tsc_suite_var *vars;
     uint64_t timeout_ms; /* default stage timeout; 0 = TSC_SUITE_DEFAULT_TIMEOUT_MS */
     struct tsc_suite_stage init, finalize;
+    /* Files every machine follows while the run lasts (issue "Logs"): a
+     * "script" per role like a stage's, whose text is one path per line
+     * (templates allowed; a relative path is in the run's work directory).
+     * Its timeout is not used. */
+    struct tsc_suite_stage follow;
     size_t n_cases;
     struct tsc_suite_case *cases;
 };

@@ -103,7 +103,7 @@ static void coord_update(struct harness *h, size_t c, const struct tsc_barrier_u
         snprintf(case_name, sizeof case_name, "case%u", s->stage);
         struct tsc_stage_start m = {
             s->run,    s->stage,          co->term, s->index, s->timeout_us, script, strlen(script),
-            case_name, strlen(case_name), "db",     2};
+            case_name, strlen(case_name), "db",     2,        NULL,          0};
         check_start(h, c, s);
         assert_int_equal(s->index, p);
         tsc_buf_reset(&b);

@@ -82,7 +82,7 @@ static void make_seeds(struct corpus *c)
     assert_int_equal(tsc_buf_append(seed(c, 0), rec.data, rec.len), 0);
     struct tsc_runlog_cancel cr = {.run = 1, .reason = "stop"};
     assert_int_equal(tsc_runlog_encode_cancel(&cr, seed(c, 2)), 0);
-    struct tsc_stage_start st = {1, 0, 3, 1, 100, "echo", 4, "c", 1, "db", 2};
+    struct tsc_stage_start st = {1, 0, 3, 1, 100, "echo", 4, "c", 1, "db", 2, NULL, 0};
     assert_int_equal(tsc_stage_start_encode(&st, seed(c, 0)), 0);
     struct tsc_stage_cancel cm = {1, 3, 0};
     assert_int_equal(tsc_stage_cancel_encode(&cm, seed(c, 0)), 0);

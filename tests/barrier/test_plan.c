@@ -20,6 +20,7 @@ static void make_submit(struct tsc_buf *rec)
                                           "echo {{ greeting }} {{ tsc.name }} {{ tsc.index }} "
                                           "{{ tsc.count }} {{ tsc.machines }} {{ tsc.stage }}"};
     struct tsc_suite_var var = {"greeting", "it's"};
+    struct tsc_suite_script follow = {"client", "app.log\n/var/log/{{ tsc.name }}.log"};
     struct tsc_suite_case c;
     struct tsc_suite s;
     struct tsc_buf suite;
@@ -30,6 +31,8 @@ static void make_submit(struct tsc_buf *rec)
     c.stage[TSC_CASE_RUN].n_scripts = 1;
     c.stage[TSC_CASE_RUN].scripts = &run_script;
     s.name = "plan";
+    s.follow.n_scripts = 1;
+    s.follow.scripts = &follow;
     s.n_vars = 1;
     s.vars = &var;
     s.n_cases = 1;
@@ -87,10 +90,24 @@ static void test_render(void **state)
     assert_int_equal(m.case_name_len, 2);
     assert_memory_equal(m.case_name, "c1", 2);
     assert_memory_equal(m.role, "server", 6);
+    assert_int_equal(m.follow_len, 0); /* the follow list is for clients */
 
-    /* The client has no script for it; suite stages have no case. */
+    /* The client has no script for it but files to follow, rendered and
+     * quoted like a script; the START carries them. Suite stages have no
+     * case. */
     assert_int_equal(tsc_run_plan_start(&p, 2, 1, 9, 30, &script, &m, errmsg), 0);
     assert_int_equal(m.script_len, 0);
+    const char *want = "app.log\n/var/log/'b'.log";
+    assert_int_equal(m.follow_len, strlen(want));
+    assert_memory_equal(m.follow, want, strlen(want));
+    struct tsc_buf enc;
+    struct tsc_stage_start back;
+    tsc_buf_init(&enc);
+    assert_int_equal(tsc_stage_start_encode(&m, &enc), 0);
+    assert_int_equal(tsc_stage_start_decode(enc.data, enc.len, &back), 0);
+    assert_int_equal(back.follow_len, strlen(want));
+    assert_memory_equal(back.follow, want, strlen(want));
+    tsc_buf_free(&enc);
     assert_int_equal(tsc_run_plan_start(&p, 0, 1, 9, 30, &script, &m, errmsg), 0);
     assert_int_equal(m.case_name_len, 0);
 

@@ -1,6 +1,7 @@
 /* tsc — tests for the suite file parser (ctl/suite_yaml.h): the example
  * suites under data/ and small inline ones. Every error is asserted in full,
  * "FILE:LINE:COLUMN: message", because the position is the point. */
+#define _GNU_SOURCE /* memmem */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -165,7 +166,7 @@ static void test_structure_errors(void **state)
                        "2:1: duplicate key 'suite' (first at 1:1)");
     expect_parse_error("suite: a\nsuit: b\n", TSC_EINVAL,
                        "2:1: unknown key 'suit'; expected one of suite, machines, vars, timeout, "
-                       "init, cases, finalize");
+                       "init, cases, finalize, follow");
     expect_parse_error("suite: a\nmachines:\n  names: [a]\n  nodes: [b]\n", TSC_EINVAL,
                        "4:3: unknown key 'nodes'; expected one of names, roles");
     expect_parse_error("suite: [a]\n", TSC_EINVAL, "1:8: suite name must be a name, not a list");
@@ -287,12 +288,46 @@ static void test_placeholder_positions(void **state)
     expect_parse_error("suite: a\ncases:\n  - name: c\n    run: echo {{ x\n", TSC_EINVAL,
                        "4:15: unterminated placeholder (no '}}' on the same line; write "
                        "{{ tsc.open }} for a literal '{{')");
+    /* follow: paths are templates too, checked and located the same way. */
+    expect_parse_error("suite: a\nfollow:\n  all: |\n    x.log\n    {{ nope }}.log\n", TSC_EINVAL,
+                       "5:5: unknown variable 'nope'");
     /* Variables may be defined after the scripts that use them. */
     struct tsc_suite s;
     char err[TSC_ERRMSG_SIZE];
     const char *ok = "suite: a\ninit: echo {{ later }}\nvars: {later: 1}\n";
     assert_int_equal(tsc_suite_parse("t", ok, strlen(ok), NULL, &s, err), 0);
     tsc_suite_free(&s);
+}
+
+/* follow: one path per line per role, in the compiled suite and through
+ * its encoding; a suite without it encodes as before (no "follow" key). */
+static void test_follow(void **state)
+{
+    struct tsc_suite s, d;
+    struct tsc_buf b;
+    char err[TSC_ERRMSG_SIZE] = "";
+    const char *text =
+        "suite: f\nfollow:\n  all: |\n    redis.log\n    /var/log/{{ tsc.name }}.log\n"
+        "  db: /tmp/db.log\ninit: true\n";
+    assert_int_equal(tsc_suite_parse("t.yaml", text, strlen(text), NULL, &s, err), 0);
+    assert_int_equal(s.follow.n_scripts, 2);
+    assert_string_equal(s.follow.scripts[0].role, "");
+    assert_string_equal(s.follow.scripts[0].text, "redis.log\n/var/log/{{ tsc.name }}.log\n");
+    assert_string_equal(s.follow.scripts[1].role, "db");
+    tsc_buf_init(&b);
+    assert_int_equal(tsc_suite_encode(&s, &b, err), 0);
+    assert_int_equal(tsc_suite_decode(b.data, b.len, &d, err), 0);
+    assert_int_equal(d.follow.n_scripts, 2);
+    assert_string_equal(d.follow.scripts[1].text, "/tmp/db.log");
+    tsc_suite_free(&d);
+    tsc_suite_free(&s);
+    tsc_buf_reset(&b);
+    const char *plain = "suite: f\ninit: true\n";
+    assert_int_equal(tsc_suite_parse("t.yaml", plain, strlen(plain), NULL, &s, err), 0);
+    assert_int_equal(tsc_suite_encode(&s, &b, err), 0);
+    assert_null(memmem(b.data, b.len, "follow", 6));
+    tsc_suite_free(&s);
+    tsc_buf_free(&b);
 }
 
 static void test_limits(void **state)
@@ -371,6 +406,7 @@ int main(void)
         cmocka_unit_test(test_vars_and_timeouts),
         cmocka_unit_test(test_yaml_features_rejected),
         cmocka_unit_test(test_placeholder_positions),
+        cmocka_unit_test(test_follow),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_out_of_memory),
     };
