@@ -4,16 +4,19 @@
  *
  * Eight nodes log 100-byte records with realistic causality: each event of
  * a random node is a local line, or (3%) a message sent to another node,
- * which that node receives (merging the clock, vclock.h) on one of its
- * next events. Each node ships its records in batches of 1000 with its
- * clock as the watermark, as an agent would; virtual time advances 1 µs
- * per event. The timer runs around tsc_logmerge_step only (the merge alone:
- * no storing, no generating). Figures per run:
+ * which that node receives (merging the clock and the Lamport time,
+ * vclock.h and merge.h) on one of its next events. Each node ships its
+ * records in batches of 1000 with its clock as the watermark and its
+ * Lamport time as the promise, and takes the acknowledgement's time (here:
+ * the largest time released so far) as an agent would (logsync/ship.h);
+ * virtual time advances 1 µs per event. The timer runs around
+ * tsc_logmerge_step only (the merge alone: no storing, no generating).
+ * Figures per run:
  *   logmerge_<n>_rate          records merged per second (one core)
  *   logmerge_<n>_peak_buffered the most records the engine held at once
  *   logmerge_<n>_peak_rss      the process's peak RSS so far (getrusage)
  * The run also checks what it measures: every record released once, in
- * non-decreasing (sum, node) order, and no error reported. */
+ * increasing (lamport, node) order, and no error reported. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,11 +36,13 @@
 
 struct msg {
     struct tsc_vclock clock;
+    uint64_t lamport;
 };
 
 struct node {
     uint64_t id;
     struct tsc_vclock clock;
+    uint64_t lamport;
     struct tsc_logrec batch[BATCH]; /* clocks reused from batch to batch */
     uint8_t text[BATCH][TEXT];
     size_t n;
@@ -49,7 +54,7 @@ struct run {
     struct tsc_logmerge *m;
     struct tsc_prng g;
     struct node *nodes;
-    uint64_t now, released, peak_buffered, last_sum, last_node;
+    uint64_t now, released, peak_buffered, last_lamport, last_node;
     double merge_s;
 };
 
@@ -82,13 +87,13 @@ static void step(struct run *r, const struct tsc_logmerge_event *ev)
     }
     for (size_t i = 0; i < up.n_released; i++) {
         const struct tsc_logrec *x = up.released[i].rec;
-        uint64_t sum = tsc_vclock_sum(&x->clock);
-        if (sum < r->last_sum || (sum == r->last_sum && x->node <= r->last_node)) {
+        if (x->lamport < r->last_lamport ||
+            (x->lamport == r->last_lamport && x->node <= r->last_node)) {
             fprintf(stderr, "bench_logmerge: out of order at %llu\n",
                     (unsigned long long)up.released[i].index);
             exit(1);
         }
-        r->last_sum = sum;
+        r->last_lamport = x->lamport;
         r->last_node = x->node;
     }
     r->released += up.n_released;
@@ -104,9 +109,12 @@ static void ship(struct run *r, struct node *n)
                                     .node = n->id,
                                     .records = n->batch,
                                     .n_records = n->n,
-                                    .watermark = &n->clock};
+                                    .watermark = &n->clock,
+                                    .promise = n->lamport};
     step(r, &ev);
     n->n = 0;
+    if (r->last_lamport > n->lamport) /* the ACK's time */
+        n->lamport = r->last_lamport;
 }
 
 /* One event of node i: a receive when a message waits (half the time), a
@@ -120,23 +128,30 @@ static void event(struct run *r, size_t i)
         struct msg *m = &n->inbox[--n->n_inbox];
         if (tsc_vclock_merge(&n->clock, &m->clock) != 0)
             die("merge", TSC_ENOMEM);
+        if (m->lamport > n->lamport)
+            n->lamport = m->lamport;
         kind = TSC_LOGREC_RECV;
     } else if (tsc_prng_below(&r->g, 100) < SEND_PCT) {
         kind = TSC_LOGREC_SEND;
     }
     if (tsc_vclock_tick(&n->clock, n->id, &seq) != 0)
         die("tick", TSC_EFULL);
+    n->lamport++;
     if (kind == TSC_LOGREC_SEND) {
         struct node *to = &r->nodes[(i + 1 + tsc_prng_below(&r->g, NODES - 1)) % NODES];
-        if (to->n_inbox < MAX_INBOX &&
-            tsc_vclock_copy(&to->inbox[to->n_inbox++].clock, &n->clock) != 0)
-            die("copy", TSC_ENOMEM);
+        if (to->n_inbox < MAX_INBOX) {
+            struct msg *m = &to->inbox[to->n_inbox++];
+            if (tsc_vclock_copy(&m->clock, &n->clock) != 0)
+                die("copy", TSC_ENOMEM);
+            m->lamport = n->lamport;
+        }
     }
     struct tsc_logrec *x = &n->batch[n->n];
     if (tsc_vclock_copy(&x->clock, &n->clock) != 0)
         die("copy", TSC_ENOMEM);
     x->node = n->id;
     x->seq = seq;
+    x->lamport = n->lamport;
     x->wall_us = 1700000000000000ull + r->now;
     x->run = 1;
     x->stage = 2;
@@ -178,8 +193,11 @@ static void bench(uint64_t records)
         struct node *n = &r.nodes[i];
         if (n->n > 0)
             ship(&r, n);
-        struct tsc_logmerge_event ev = {
-            .type = TSC_LOGMERGE_EV_NODE_DONE, .now = r.now, .node = n->id, .watermark = &n->clock};
+        struct tsc_logmerge_event ev = {.type = TSC_LOGMERGE_EV_NODE_DONE,
+                                        .now = r.now,
+                                        .node = n->id,
+                                        .watermark = &n->clock,
+                                        .promise = n->lamport};
         step(&r, &ev);
     }
     if (r.released != records || tsc_logmerge_stats(r.m)->buffered != 0) {

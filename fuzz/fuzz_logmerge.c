@@ -6,21 +6,27 @@
  * max_bytes 512; bits 3-4: max_wait default/0/100 µs/5 ms; bits 5-6:
  * gap_wait default/0/50 µs/2 ms; bit 7: skew tolerance 0), then operations
  * (opcode byte modulo FZL_OPS). Six nodes (ids 1..5 and a large one) keep
- * vector clocks and produce records by the vclock.h convention into an
- * outbox, from which SEND delivers them in batches: in order, reversed,
- * with one dropped, duplicated, altered, or left for a resend. RAW and
- * ENCODED batches carry arbitrary records (the latter through
- * tsc_logrec_decode, each decoded record re-encoded and compared).
+ * vector clocks and Lamport times and produce records by the vclock.h and
+ * merge.h conventions into an outbox, from which SEND delivers them in
+ * batches: in order, reversed, with one dropped, duplicated, altered, or
+ * left for a resend; its watermark carries the node's time as the promise,
+ * after a jump forward (an ACK) or inflated (a broken promise: later
+ * records are LATE). RAW and ENCODED batches carry arbitrary records (the
+ * latter through tsc_logrec_decode, each decoded record re-encoded and
+ * compared). MISC also restores nodes (tsc_logmerge_restore: 0 before the
+ * first step, TSC_EINVAL after) and decodes arbitrary bytes as a merge
+ * error.
  *
  * After every step the target checks (abort on failure):
  *   - the step returns 0 (TSC_EINVAL only for a bad event, TSC_ENOMEM only
  *     when the script made an allocation fail, and then nothing changed);
  *   - received = malformed + resends + duplicates + buffered + released;
- *   - released indices are consecutive; each record has clock[node] == seq;
+ *   - released indices are consecutive (after the restored ones); each
+ *     record has clock[node] == seq and a Lamport time;
  *   - buffered records and bytes stay within max_records and max_bytes,
  *     and next_deadline lies after now (unless a failed allocation put a
  *     release off: then it is now);
- *   - error kinds are known, and name a record.
+ *   - error kinds are known, name a record, and survive their codec.
  * Memory stays bounded by the configuration: nothing else accumulates. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,12 +54,15 @@ int tsc_fuzz_logmerge_seeds(void (*emit)(void *ctx, const char *name, const uint
 enum {
     FZL_TICK = 0, /* u8: advance by (arg * 37 + u8) µs */
     FZL_PRODUCE,  /* node: u8 count, then per event u8 (bit 0: receive from node u8>>1) */
-    FZL_SEND,     /* node: u8 count, u8 mode, u8 watermark? */
+    FZL_SEND,     /* node: u8 count, u8 mode, u8 (bit 0: watermark; bits 1-6: time
+                     jump first; bit 7: promise 1000 too large) */
     FZL_RAW,      /* u8 sender, u8 count, records from bytes */
     FZL_ENCODED,  /* u8 count, each u16 length and bytes through tsc_logrec_decode */
     FZL_DONE,     /* node: u8 watermark? */
     FZL_FLUSH,
-    FZL_MISC, /* arg: 0-7 a clock through tsc_vclock_read; 8-15 OOM; else time backwards */
+    FZL_MISC, /* arg: 0-7 a clock through tsc_vclock_read; 8-15 OOM; 16-19 restore
+                 (u8 node, u8 delivered, u8 lamport, u8 next index); 20-23 an
+                 error through tsc_logmerge_error_decode; else time backwards */
     FZL_OPS
 };
 
@@ -71,9 +80,12 @@ struct fz {
     uint64_t now;
     uint64_t ids[NN];
     struct tsc_vclock clock[NN];
+    uint64_t lamport[NN];
     struct fz_rec out[NN][OUTBOX];
     size_t n_out[NN];
     uint64_t released;
+    uint64_t base; /* indices used before (restore) */
+    int stepped;
     unsigned long oom;
 };
 
@@ -91,6 +103,7 @@ static void step(struct fz *f, const struct tsc_logmerge_event *ev)
     struct tsc_logmerge_stats before = *tsc_logmerge_stats(f->m);
     unsigned long oom = f->oom;
     f->oom = 0;
+    f->stepped = 1;
     if (oom)
         tsc_alloc_fail_after(oom);
     int rc = tsc_logmerge_step(f->m, ev, &up);
@@ -116,8 +129,9 @@ static void step(struct fz *f, const struct tsc_logmerge_event *ev)
         CHECK(up.next_deadline == TSC_TIME_NEVER);
     for (size_t i = 0; i < up.n_released; i++) {
         const struct tsc_logrec *r = up.released[i].rec;
-        CHECK(up.released[i].index == ++f->released);
+        CHECK(up.released[i].index == f->base + ++f->released);
         CHECK(r->node != 0 && tsc_vclock_get(&r->clock, r->node) == r->seq);
+        CHECK(r->lamport >= 1);
         CHECK(r->len <= TSC_LOGREC_MAX_TEXT);
     }
     CHECK(st->released == f->released);
@@ -127,11 +141,20 @@ static void step(struct fz *f, const struct tsc_logmerge_event *ev)
         CHECK(e->a_node != 0 && e->a_seq != 0);
         CHECK(strcmp(tsc_logmerge_error_name(e->kind), "?") != 0);
         CHECK(e->kind != TSC_LOGMERGE_SKEW || e->skew_us > 0);
+        struct tsc_logmerge_error d;
+        struct tsc_buf b;
+        tsc_buf_init(&b);
+        CHECK(tsc_logmerge_error_encode(e, &b) == 0);
+        CHECK(tsc_logmerge_error_decode(b.data, b.len, &d) == 0);
+        CHECK(d.kind == e->kind && d.a_node == e->a_node && d.a_seq == e->a_seq &&
+              d.b_node == e->b_node && d.b_seq == e->b_seq && d.run == e->run &&
+              d.skew_us == e->skew_us);
+        tsc_buf_free(&b);
     }
 }
 
 /* PRODUCE: node i logs count events; a receive merges another node's clock
- * first (as if a message had come). */
+ * and Lamport time first (as if a message had come). */
 static void produce(struct fz *f, struct tsc_fuzz_in *in, size_t i)
 {
     unsigned count = 1 + tsc_fuzz_u8(in) % 8;
@@ -139,8 +162,11 @@ static void produce(struct fz *f, struct tsc_fuzz_in *in, size_t i)
         uint8_t x = tsc_fuzz_u8(in);
         int kind = TSC_LOGREC_STDOUT;
         if (x & 1) {
-            if (tsc_vclock_merge(&f->clock[i], &f->clock[(x >> 1) % NN]) != 0)
+            size_t from = (x >> 1) % NN;
+            if (tsc_vclock_merge(&f->clock[i], &f->clock[from]) != 0)
                 return;
+            if (f->lamport[from] > f->lamport[i])
+                f->lamport[i] = f->lamport[from];
             kind = TSC_LOGREC_RECV;
         }
         uint64_t seq;
@@ -160,6 +186,7 @@ static void produce(struct fz *f, struct tsc_fuzz_in *in, size_t i)
         f->n_out[i]++;
         o->r.node = f->ids[i];
         o->r.seq = seq;
+        o->r.lamport = ++f->lamport[i];
         /* Wall clocks roughly follow time, with jitter that makes SKEW. */
         o->r.wall_us = f->now * 2 + seq * 10 + (x >> 4) * 60;
         o->r.run = 1;
@@ -173,7 +200,9 @@ static void send_batch(struct fz *f, struct tsc_fuzz_in *in, size_t i)
 {
     struct tsc_logrec b[MAXB + 2];
     size_t n = tsc_fuzz_u8(in) % (MAXB + 1), mode = tsc_fuzz_u8(in) % 6;
-    int with_wm = tsc_fuzz_u8(in) & 1;
+    uint8_t w = tsc_fuzz_u8(in);
+    int with_wm = w & 1;
+    f->lamport[i] += (w >> 1) & 63; /* an ACK brought a later time */
     if (n > f->n_out[i])
         n = f->n_out[i];
     for (size_t k = 0; k < n; k++)
@@ -193,7 +222,8 @@ static void send_batch(struct fz *f, struct tsc_fuzz_in *in, size_t i)
                                     .node = f->ids[i],
                                     .records = b,
                                     .n_records = nb,
-                                    .watermark = with_wm ? &f->clock[i] : NULL};
+                                    .watermark = with_wm ? &f->clock[i] : NULL,
+                                    .promise = with_wm ? f->lamport[i] + (w & 128 ? 1000 : 0) : 0};
     step(f, &ev);
     if (mode == 5) /* kept: sent again later, as after a failover */
         return;
@@ -230,6 +260,7 @@ static void raw_batch(struct fz *f, struct tsc_fuzz_in *in)
         r->clock.n = r->clock.cap = ne;
         r->clock.e = e[k];
         r->wall_us = tsc_fuzz_u16(in);
+        r->lamport = tsc_fuzz_u8(in) % 16; /* 0: malformed */
         r->kind = tsc_fuzz_u8(in);
         r->text = tsc_fuzz_bytes(in, tsc_fuzz_u8(in) % 32, &r->len);
     }
@@ -261,6 +292,7 @@ static void encoded(struct fz *f, struct tsc_fuzz_in *in)
         if (rc == 0) {
             CHECK(tsc_logrec_decode(re.data, re.len, &d) == 0);
             CHECK(d.node == b[got].node && d.seq == b[got].seq && d.len == b[got].len);
+            CHECK(d.lamport == b[got].lamport && d.lamport >= 1);
             CHECK(tsc_vclock_compare(&d.clock, &b[got].clock) == TSC_VCLOCK_EQUAL);
             CHECK(d.len == 0 || memcmp(d.text, b[got].text, d.len) == 0);
         }
@@ -276,6 +308,43 @@ static void encoded(struct fz *f, struct tsc_fuzz_in *in)
     for (size_t k = 0; k < got; k++)
         tsc_logrec_free(&b[k]);
     tsc_buf_free(&re);
+}
+
+/* Bytes as a stored merge error: a decoded one encodes and decodes the same. */
+static void error_decode(struct tsc_fuzz_in *in)
+{
+    size_t len;
+    const uint8_t *p = tsc_fuzz_bytes(in, tsc_fuzz_u8(in) % 80, &len);
+    struct tsc_logmerge_error e, d;
+    struct tsc_buf b;
+    tsc_buf_init(&b);
+    if (tsc_logmerge_error_decode(p, len, &e) == 0) {
+        CHECK(e.kind >= TSC_LOGMERGE_GAP && e.kind <= TSC_LOGMERGE_SKEW && e.skew_us >= 0);
+        CHECK(tsc_logmerge_error_encode(&e, &b) == 0);
+        CHECK(tsc_logmerge_error_decode(b.data, b.len, &d) == 0);
+        CHECK(d.kind == e.kind && d.a_node == e.a_node && d.a_seq == e.a_seq &&
+              d.b_node == e.b_node && d.b_seq == e.b_seq && d.run == e.run &&
+              d.skew_us == e.skew_us);
+    } else {
+        CHECK(e.kind == 0 && e.a_node == 0 && e.run == 0);
+    }
+    tsc_buf_free(&b);
+}
+
+/* MISC restore: only before the first step (node NN stands for id 0). */
+static void restore(struct fz *f, struct tsc_fuzz_in *in)
+{
+    size_t i = tsc_fuzz_u8(in) % (NN + 1);
+    uint64_t id = i < NN ? f->ids[i] : 0;
+    uint64_t delivered = tsc_fuzz_u8(in), lamport = tsc_fuzz_u8(in), next = tsc_fuzz_u8(in);
+    int rc = tsc_logmerge_restore(f->m, id, delivered, lamport, f->now, next);
+    if (f->stepped || id == 0) {
+        CHECK(rc == TSC_EINVAL);
+        return;
+    }
+    CHECK(rc == 0);
+    if (next > 0 && next - 1 > f->base)
+        f->base = next - 1;
 }
 
 static void clock_decode(struct tsc_fuzz_in *in)
@@ -331,6 +400,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < NN; i++) {
         f.ids[i] = i + 1 < NN ? i + 1 : UINT64_MAX - 7;
         tsc_vclock_init(&f.clock[i]);
+        f.lamport[i] = 0;
     }
     /* Node 5 is not in the list: it joins with its first record. */
     const uint64_t listed[] = {f.ids[0], f.ids[1], f.ids[2], f.ids[3], f.ids[5]};
@@ -363,6 +433,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                             .now = f.now,
                                             .node = f.ids[i],
                                             .watermark = tsc_fuzz_u8(&in) & 1 ? &f.clock[i] : NULL};
+            ev.promise = ev.watermark != NULL ? f.lamport[i] : 0;
             step(&f, &ev);
             break;
         }
@@ -380,6 +451,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 uint8_t k = tsc_fuzz_u8(&in);
                 if (tsc_fuzz_oom_enabled())
                     f.oom = 1 + k % 16;
+            } else if (arg < 20) {
+                restore(&f, &in);
+            } else if (arg < 24) {
+                error_decode(&in);
             } else { /* a driver whose clock went back: the engine keeps its own */
                 struct tsc_logmerge_event ev = {.type = TSC_LOGMERGE_EV_TICK,
                                                 .now = f.now > arg ? f.now - arg : 0};
@@ -419,8 +494,8 @@ static void op(struct seed *s, unsigned code, unsigned arg)
 }
 
 /* Node i logs n events (every third a receive from node i+1), then sends
- * them in the given mode, with a watermark. */
-static void log_and_send(struct seed *s, unsigned i, unsigned n, unsigned mode)
+ * them in the given mode, with a watermark (wm: SEND's third byte). */
+static void log_and_send(struct seed *s, unsigned i, unsigned n, unsigned mode, unsigned wm)
 {
     op(s, FZL_PRODUCE, i);
     u8(s, n - 1);
@@ -429,7 +504,7 @@ static void log_and_send(struct seed *s, unsigned i, unsigned n, unsigned mode)
     op(s, FZL_SEND, i);
     u8(s, n);
     u8(s, mode);
-    u8(s, 1);
+    u8(s, wm);
 }
 
 static void encoded_seed(struct seed *s)
@@ -443,6 +518,7 @@ static void encoded_seed(struct seed *s)
         tsc_logrec_init(&r);
         r.node = 2;
         r.seq = k;
+        r.lamport = 1 + k;
         tsc_vclock_set(&r.clock, 2, k);
         tsc_vclock_set(&r.clock, 1, 1);
         r.kind = TSC_LOGREC_EVENT;
@@ -462,12 +538,12 @@ static void encoded_seed(struct seed *s)
 int tsc_fuzz_logmerge_seeds(void (*emit)(void *ctx, const char *name, const uint8_t *p, size_t n),
                             void *ctx)
 {
-    static const char *names[] = {"ordered", "reordered", "timeouts", "raw",
-                                  "encoded", "clocks",    "oom"};
+    static const char *names[] = {"ordered", "reordered", "timeouts", "raw",     "encoded",
+                                  "clocks",  "oom",       "restore",  "promises"};
     for (unsigned v = 0; v < sizeof names / sizeof names[0]; v++) {
         struct seed s;
         tsc_buf_init(&s.b);
-        static const uint8_t cfg[] = {0x00, 0x01, 0x52, 0x86, 0x00, 0x00, 0x0a};
+        static const uint8_t cfg[] = {0x00, 0x01, 0x52, 0x86, 0x00, 0x00, 0x0a, 0x00, 0x00};
         u8(&s, cfg[v]);
         if (v == 3) {
             for (unsigned k = 0; k < 4; k++) {
@@ -475,7 +551,7 @@ int tsc_fuzz_logmerge_seeds(void (*emit)(void *ctx, const char *name, const uint
                 u8(&s, 1 + k), u8(&s, 3);
                 for (unsigned j = 0; j < 3; j++) {
                     u8(&s, 1 + k), u8(&s, 1 + j), u8(&s, 1), u8(&s, 1 + k), u8(&s, 1 + j);
-                    u8(&s, 1), u8(&s, 10), u8(&s, 0), u8(&s, 1), u8(&s, 4);
+                    u8(&s, 1), u8(&s, 10), u8(&s, 0), u8(&s, j), u8(&s, 1), u8(&s, 4);
                     tsc_buf_append(&s.b, "text", 4);
                 }
             }
@@ -488,13 +564,33 @@ int tsc_fuzz_logmerge_seeds(void (*emit)(void *ctx, const char *name, const uint
                 u8(&s, k == 0 ? 5 : k == 1 ? 3 : 1);
                 tsc_buf_append(&s.b, clocks[k], k == 0 ? 5 : k == 1 ? 3 : 1);
             }
+            /* A stored error: [late, 3, 9, 1, 5, 2, 0], and a truncated one. */
+            static const uint8_t err[] = {0x97, 4, 3, 9, 1, 5, 2, 0};
+            for (unsigned k = 0; k < 2; k++) {
+                op(&s, FZL_MISC, 20);
+                u8(&s, sizeof err - k);
+                tsc_buf_append(&s.b, err, sizeof err - k);
+            }
+        } else if (v == 7) {
+            /* Node 1 released up to 4 at time 40, indices up to 9; node 2
+             * up to 2 at time 30; then a restore too many (id 0). */
+            op(&s, FZL_MISC, 16), u8(&s, 0), u8(&s, 4), u8(&s, 40), u8(&s, 10);
+            op(&s, FZL_MISC, 17), u8(&s, 1), u8(&s, 2), u8(&s, 30), u8(&s, 3);
+            op(&s, FZL_MISC, 18), u8(&s, NN), u8(&s, 1), u8(&s, 1), u8(&s, 1);
         }
         for (unsigned round = 0; round < 3; round++) {
             for (unsigned i = 0; i < NN; i++) {
                 if (v == 6)
                     op(&s, FZL_MISC, 8 + i), u8(&s, round + i);
-                log_and_send(&s, i, 3 + (i + round) % 5, v == 0 ? 0 : (i + round) % 6);
+                /* promises: jumps of up to 63; in round 0 all lie, with nothing
+                 * missing, so the next rounds' records are LATE. */
+                unsigned wm =
+                    v == 8 ? 1 | ((i * 7 + round * 13) % 64) << 1 | (round == 0 ? 128 : 0) : 1;
+                unsigned mode = v == 0 || (v == 8 && round == 0) ? 0 : (i + round) % 6;
+                log_and_send(&s, i, 3 + (i + round) % 5, mode, wm);
             }
+            if (v == 7 && round == 0) /* after the first step: refused */
+                op(&s, FZL_MISC, 19), u8(&s, 2), u8(&s, 5), u8(&s, 5), u8(&s, 5);
             op(&s, FZL_TICK, v == 2 ? 31 : 1);
             u8(&s, v == 2 ? 255 : 3);
         }

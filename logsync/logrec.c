@@ -1,8 +1,8 @@
 /* tsc — the log record codec and the names of kinds and merge errors.
  *
- * A record on the wire is one msgpack array of exactly nine fields (see
+ * A record on the wire is one msgpack array of exactly ten fields (see
  * merge.h); the decoder accepts nothing else and no trailing bytes, and
- * checks the invariants the merge relies on (node and seq >= 1, the clock's
+ * checks the invariants the merge relies on (node, seq and lamport >= 1, the clock's
  * own entry equal to seq, a known kind, text within TSC_LOGREC_MAX_TEXT), so
  * a record that decodes is one the engine will take. */
 #include <string.h>
@@ -10,7 +10,7 @@
 #include "common/alloc.h"
 #include "logsync/merge.h"
 
-#define LOGREC_FIELDS 9
+#define LOGREC_FIELDS 10
 
 const char *tsc_logrec_kind_name(int kind)
 {
@@ -75,8 +75,9 @@ void tsc_logrec_free(struct tsc_logrec *r)
  * invariant, TSC_ETOOBIG for an oversized text, TSC_ENOMEM (out unchanged). */
 int tsc_logrec_encode(const struct tsc_logrec *r, struct tsc_buf *out)
 {
-    if (r->node == 0 || r->seq == 0 || tsc_vclock_get(&r->clock, r->node) != r->seq ||
-        !kind_valid(r->kind) || (r->len > 0 && r->text == NULL))
+    if (r->node == 0 || r->seq == 0 || r->lamport == 0 ||
+        tsc_vclock_get(&r->clock, r->node) != r->seq || !kind_valid(r->kind) ||
+        (r->len > 0 && r->text == NULL))
         return TSC_EINVAL;
     if (r->len > TSC_LOGREC_MAX_TEXT)
         return TSC_ETOOBIG;
@@ -87,6 +88,7 @@ int tsc_logrec_encode(const struct tsc_logrec *r, struct tsc_buf *out)
     msgpack_pack_uint64(&w.pk, r->node);
     msgpack_pack_uint64(&w.pk, r->seq);
     tsc_vclock_pack(&r->clock, &w);
+    msgpack_pack_uint64(&w.pk, r->lamport);
     msgpack_pack_uint64(&w.pk, r->wall_us);
     msgpack_pack_uint64(&w.pk, r->run);
     msgpack_pack_uint32(&w.pk, r->stage);
@@ -123,12 +125,12 @@ int tsc_logrec_decode(const uint8_t *p, size_t len, struct tsc_logrec *r)
     rc = tsc_vclock_read(&rd, &r->clock);
     if (rc != 0)
         return rc;
-    if (tsc_mp_read_uint(&rd, &r->wall_us) != 0 || tsc_mp_read_uint(&rd, &r->run) != 0 ||
-        tsc_mp_read_uint(&rd, &stage) != 0 || tsc_mp_read_uint(&rd, &case_index) != 0 ||
-        tsc_mp_read_uint(&rd, &kind) != 0 || tsc_mp_read_bin(&rd, &text, &text_len) != 0 ||
-        tsc_mp_remaining(&rd) != 0 || stage > UINT32_MAX || case_index > UINT32_MAX ||
-        !kind_valid(kind) || r->node == 0 || r->seq == 0 ||
-        tsc_vclock_get(&r->clock, r->node) != r->seq)
+    if (tsc_mp_read_uint(&rd, &r->lamport) != 0 || tsc_mp_read_uint(&rd, &r->wall_us) != 0 ||
+        tsc_mp_read_uint(&rd, &r->run) != 0 || tsc_mp_read_uint(&rd, &stage) != 0 ||
+        tsc_mp_read_uint(&rd, &case_index) != 0 || tsc_mp_read_uint(&rd, &kind) != 0 ||
+        tsc_mp_read_bin(&rd, &text, &text_len) != 0 || tsc_mp_remaining(&rd) != 0 ||
+        stage > UINT32_MAX || case_index > UINT32_MAX || !kind_valid(kind) || r->node == 0 ||
+        r->seq == 0 || r->lamport == 0 || tsc_vclock_get(&r->clock, r->node) != r->seq)
         rc = TSC_EMALFORMED;
     else if (text_len > TSC_LOGREC_MAX_TEXT)
         rc = TSC_ETOOBIG;

@@ -227,8 +227,8 @@ static void release(struct tsc_logmerge *m, struct tsc__lm_rec *r, int late)
 
     if (x->seq > n->delivered)
         n->delivered = x->seq;
-    if (r->sum > n->last_sum)
-        n->last_sum = r->sum;
+    if (r->key > n->last_key)
+        n->last_key = r->key;
     if (x->seq > n->last_seq) {
         n->last_seq = x->seq;
         n->last_wall = x->wall_us;
@@ -236,14 +236,14 @@ static void release(struct tsc_logmerge *m, struct tsc__lm_rec *r, int late)
     }
     tsc__lm_hist_put(n, x->seq, r->hash, x->wall_us);
     if (!m->have_max ||
-        tsc__lm_key_less(m->max_sum, m->max_node, m->max_seq, r->sum, x->node, x->seq)) {
+        tsc__lm_key_less(m->max_key, m->max_node, m->max_seq, r->key, x->node, x->seq)) {
         m->have_max = 1;
-        m->max_sum = r->sum;
+        m->max_key = r->key;
         m->max_node = x->node;
         m->max_seq = x->seq;
     }
     m->st.released++;
-    m->out[m->n_out].index = m->st.released;
+    m->out[m->n_out].index = m->index_base + m->st.released;
     m->out[m->n_out].rec = x;
     m->n_out++;
     tsc__lm_node_refresh(m, r->node);
@@ -318,7 +318,7 @@ static void arrive(struct tsc_logmerge *m, struct tsc__lm_rec *r)
     } else if (x->seq <= n->max_seq && (old = tsc__lm_treap_find(m, x->node, x->seq)) != NULL) {
         same = tsc__lm_rec_same(old, r);
     } else if (m->have_max &&
-               tsc__lm_key_less(r->sum, x->node, x->seq, m->max_sum, m->max_node, m->max_seq)) {
+               tsc__lm_key_less(r->key, x->node, x->seq, m->max_key, m->max_node, m->max_seq)) {
         release(m, r, 1);
         return;
     } else {
@@ -334,14 +334,55 @@ static void arrive(struct tsc_logmerge *m, struct tsc__lm_rec *r)
 
 /* ---- events -------------------------------------------------------------------- */
 
-static void apply_watermark(struct tsc_logmerge *m, size_t k, const struct tsc_vclock *wm)
+int tsc_logmerge_restore(struct tsc_logmerge *m, uint64_t node, uint64_t delivered,
+                         uint64_t last_lamport, uint64_t last_wall, uint64_t next_index)
+{
+    if (m == NULL || node == 0 || m->stepped)
+        return TSC_EINVAL;
+    if (tsc__lm_nodes_reserve(m, 1) != 0)
+        return TSC_ENOMEM;
+    size_t k = tsc__lm_node_find(m, node);
+    if (k == TSC__LM_NONE)
+        k = tsc__lm_node_add(m, node);
+    if (k == TSC__LM_NONE)
+        return TSC_EINVAL;
+    struct tsc__lm_node *n = &m->nodes[k];
+    if (delivered > n->delivered) {
+        n->delivered = delivered;
+        n->restored = delivered;
+        n->last_seq = delivered;
+        n->last_wall = last_wall;
+        n->last_clock_ok = 0; /* not known: no SKEW/MISSING_PAST about it */
+    }
+    if (last_lamport > n->last_key)
+        n->last_key = last_lamport;
+    if (next_index > 0 && next_index - 1 > m->index_base)
+        m->index_base = next_index - 1;
+    if (delivered > 0 && (!m->have_max || tsc__lm_key_less(m->max_key, m->max_node, m->max_seq,
+                                                           last_lamport, node, delivered))) {
+        m->have_max = 1;
+        m->max_key = last_lamport;
+        m->max_node = node;
+        m->max_seq = delivered;
+    }
+    tsc__lm_node_refresh(m, k);
+    return 0;
+}
+
+static void apply_watermark(struct tsc_logmerge *m, size_t k, const struct tsc_vclock *wm,
+                            uint64_t promise)
 {
     struct tsc__lm_node *n = &m->nodes[k];
-    uint64_t seq = tsc_vclock_get(wm, n->id), sum = tsc_vclock_sum(wm);
-    if (!n->has_wm || seq > n->wm_seq || (seq == n->wm_seq && sum > n->wm_sum)) {
+    uint64_t seq = tsc_vclock_get(wm, n->id);
+    if (!n->has_wm || seq > n->wm_seq || (seq == n->wm_seq && promise > n->wm_key)) {
+        /* The promise being replaced stays true once its sequence is
+         * released: keep it as a floor, or a newer watermark whose records
+         * are still in flight would lower the node's bound. */
+        if (n->has_wm && n->delivered >= n->wm_seq && n->wm_key > n->last_key)
+            n->last_key = n->wm_key;
         n->has_wm = 1;
         n->wm_seq = seq;
-        n->wm_sum = sum;
+        n->wm_key = promise;
     }
     tsc__lm_node_refresh(m, k);
 }
@@ -391,7 +432,7 @@ static void commit_batch(struct tsc_logmerge *m, const struct tsc_logmerge_event
 {
     size_t s = tsc__lm_node_add(m, ev->node);
     if (s != TSC__LM_NONE && ev->watermark != NULL)
-        apply_watermark(m, s, ev->watermark);
+        apply_watermark(m, s, ev->watermark, ev->promise);
     for (size_t i = 0; i < ev->n_records; i++) {
         struct tsc__lm_rec *r = m->pending[i];
         m->pending[i] = NULL;
@@ -414,7 +455,7 @@ static void node_done(struct tsc_logmerge *m, const struct tsc_logmerge_event *e
     if (k == TSC__LM_NONE)
         return;
     if (ev->watermark != NULL)
-        apply_watermark(m, k, ev->watermark);
+        apply_watermark(m, k, ev->watermark, ev->promise);
     /* Records up to the final watermark may still be on their way. */
     m->nodes[k].done = 1;
     m->nodes[k].done_seq = ev->watermark != NULL ? tsc_vclock_get(ev->watermark, ev->node) : 0;
@@ -481,7 +522,7 @@ static void settle(struct tsc_logmerge *m, int flush)
             int ready = t->seq - 1 <= n->delivered;
             if (ready && m->n_block > 0) {
                 const struct tsc__lm_node *b = &m->nodes[m->block[0]];
-                ready = t->sum < b->bound || (t->sum == b->bound && t->node < b->id);
+                ready = t->key < b->bound || (t->key == b->bound && t->node < b->id);
             }
             int forced = 0;
             if (!ready) {
@@ -536,6 +577,7 @@ int tsc_logmerge_step(struct tsc_logmerge *m, const struct tsc_logmerge_event *e
         return TSC_EINVAL;
     free_out(m);
     m->deferred = 0;
+    m->stepped = 1;
     switch (ev->type) {
     case TSC_LOGMERGE_EV_TICK:
     case TSC_LOGMERGE_EV_FLUSH:

@@ -6,23 +6,29 @@
  * participants and the coordinator) in batches, in any order, with
  * duplicates, gaps and delays, into ONE sequence:
  *
- *   Order. Records are released in increasing key (sum of the clock's
- *   counts, node id). If a happened before b, every count of b is >= a's
- *   and one is greater, so sum(a) < sum(b): the order is a linear extension
- *   of the causal order, and the same set of records always gives the same
- *   sequence, whatever the arrival order (ties: node id; one node's records
- *   never tie, their sums strictly increase).
+ *   Order. Records are released in increasing key (Lamport time, node
+ *   id). Every record carries a Lamport time besides its vector clock:
+ *   1 + the larger of its node's previous record's and, for a receive, the
+ *   sender's. If a happened before b then lamport(a) < lamport(b), so the
+ *   order is a linear extension of the causal order, and the same set of
+ *   records always gives the same sequence, whatever the arrival order
+ *   (ties: node id; one node's records never tie, their times strictly
+ *   increase). Why not the sum of the clock: a node's Lamport time may jump
+ *   forward without a record (a promise, below), so an idle node does not
+ *   hold back the others; a clock sum cannot move without an event.
  *
  *   Streaming, bounded. A buffered record is released once no record with
  *   a smaller key can still arrive: for every other node m whose next
  *   record (delivered[m] + 1) is not buffered, the key of that future record
- *   is at least (lb[m], m), with lb[m] = 1 + the sum of the newest clock known
- *   of m: its last released record's, or the clock m announced with its last
- *   batch (the batch's watermark) when every record up to the watermark's
- *   sequence has been released. A node that is done (EV_NODE_DONE) never
- *   blocks. A record that waited max_wait (event time) is released anyway;
- *   so is the smallest one when more than max_records or max_bytes are
- *   buffered. Memory is O(buffered records + nodes).
+ *   is at least (lb[m], m), with lb[m] = 1 + the larger of the Lamport time
+ *   of m's last released record and, when every record up to the sequence
+ *   of m's last watermark is released, the promise sent with it (m promised
+ *   that its records after that sequence have a larger time; an agent keeps
+ *   its promise by moving its Lamport time to the coordinator's, which the
+ *   acknowledgements carry: logsync/ship.h). A node that is done
+ *   (EV_NODE_DONE) never blocks. A record that waited max_wait (event time)
+ *   is released anyway; so is the smallest one when more than max_records
+ *   or max_bytes are buffered. Memory is O(buffered records + nodes).
  *
  *   Out of sequence, each reported as an error naming both records:
  *   - GAP: record (n, s) is the smallest buffered record of n but
@@ -76,6 +82,7 @@ struct tsc_logrec {
     uint64_t node; /* origin */
     uint64_t seq;  /* per node, from 1, no gaps; == clock[node] */
     struct tsc_vclock clock;
+    uint64_t lamport; /* >= 1; the merge key (see above) */
     uint64_t wall_us; /* origin's wall clock */
     uint64_t run;
     uint32_t stage;      /* flattened stage index (wire/suite.h) */
@@ -85,8 +92,8 @@ struct tsc_logrec {
     size_t len;
 };
 
-/* Encoding (msgpack array [node, seq, clock, wall, run, stage, case, kind,
- * text(bin)]). Decode: total; r->clock is allocated (tsc_logrec_free), text
+/* Encoding (msgpack array [node, seq, clock, lamport, wall, run, stage,
+ * case, kind, text(bin)]). Decode: total; r->clock is allocated (tsc_logrec_free), text
  * points into p. A record whose clock[node] != seq is TSC_EMALFORMED. */
 int tsc_logrec_encode(const struct tsc_logrec *r, struct tsc_buf *out);
 int tsc_logrec_decode(const uint8_t *p, size_t len, struct tsc_logrec *r);
@@ -117,7 +124,9 @@ enum tsc_logmerge_event_type {
     TSC_LOGMERGE_EV_TICK = 1,
     TSC_LOGMERGE_EV_BATCH,     /* node, records/n: a batch from node (records copied);
                                   watermark: node's clock when it sent the batch (its
-                                  own count = the highest seq it has produced) */
+                                  own count = the highest seq it has produced) and
+                                  promise: every later record of node has a larger
+                                  Lamport time */
     TSC_LOGMERGE_EV_NODE_DONE, /* node: it will produce no record of this run after
                                   watermark's count (e.g. the run ended, or it left) */
     TSC_LOGMERGE_EV_FLUSH,     /* release everything buffered now (end of the run) */
@@ -130,6 +139,7 @@ struct tsc_logmerge_event {
     const struct tsc_logrec *records;
     size_t n_records;
     const struct tsc_vclock *watermark; /* may be NULL */
+    uint64_t promise;                   /* with watermark (0: none) */
 };
 
 enum tsc_logmerge_error_kind {
@@ -171,6 +181,22 @@ struct tsc_logmerge_update {
  * clock[node] != seq, node 0) are counted and skipped. */
 int tsc_logmerge_step(struct tsc_logmerge *m, const struct tsc_logmerge_event *ev,
                       struct tsc_logmerge_update *up);
+
+/* Resume a run's merge after a restart from what the store holds: node's
+ * records 1..delivered were released before (the last one with Lamport
+ * time last_lamport and wall clock last_wall), and released indices start
+ * after next_index - 1 (the largest given wins). Only before the first
+ * event. Resent records up to delivered are then counted as resends
+ * without their bytes being compared (the engine did not see them).
+ * 0, TSC_EINVAL (node 0, or after an event), TSC_ENOMEM. */
+int tsc_logmerge_restore(struct tsc_logmerge *m, uint64_t node, uint64_t delivered,
+                         uint64_t last_lamport, uint64_t last_wall, uint64_t next_index);
+
+/* An error on the wire and in the store: msgpack array [kind, a_node,
+ * a_seq, b_node, b_seq, run, skew_us]. Decode is total: TSC_EMALFORMED for
+ * anything else (logsync/logerr.c). */
+int tsc_logmerge_error_encode(const struct tsc_logmerge_error *e, struct tsc_buf *out);
+int tsc_logmerge_error_decode(const uint8_t *p, size_t len, struct tsc_logmerge_error *e);
 
 struct tsc_logmerge_stats {
     uint64_t received, released, buffered, buffered_bytes;

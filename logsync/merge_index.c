@@ -56,6 +56,7 @@ uint64_t tsc__lm_hash_rec(const struct tsc_logrec *r)
         h = step(h, r->clock.e[i].node);
         h = step(h, r->clock.e[i].count);
     }
+    h = step(h, r->lamport);
     h = step(h, r->wall_us);
     h = step(h, r->run);
     h = step(h, ((uint64_t)r->stage << 32) | r->case_index);
@@ -93,8 +94,8 @@ int tsc__lm_rec_valid(const struct tsc_logrec *x)
 {
     const struct tsc_vclock *c = &x->clock;
     int own = 0;
-    if (x->node == 0 || x->seq == 0 || c->n > TSC_VCLOCK_MAX_ENTRIES || (c->n > 0 && !c->e) ||
-        x->len > TSC_LOGREC_MAX_TEXT || (x->len > 0 && x->text == NULL))
+    if (x->node == 0 || x->seq == 0 || x->lamport == 0 || c->n > TSC_VCLOCK_MAX_ENTRIES ||
+        (c->n > 0 && !c->e) || x->len > TSC_LOGREC_MAX_TEXT || (x->len > 0 && x->text == NULL))
         return 0;
     for (size_t i = 0; i < c->n; i++) {
         if (c->e[i].count == 0 || c->e[i].node == 0 || (i > 0 && c->e[i].node <= c->e[i - 1].node))
@@ -124,7 +125,7 @@ struct tsc__lm_rec *tsc__lm_rec_copy(const struct tsc_logrec *x)
     r->rec.clock.e = e;
     r->rec.clock.n = r->rec.clock.cap = ne;
     r->rec.text = text;
-    r->sum = tsc_vclock_sum(&r->rec.clock);
+    r->key = r->rec.lamport;
     r->hash = tsc__lm_hash_rec(&r->rec);
     r->bytes = x->len + ne * sizeof *e;
     return r;
@@ -135,9 +136,9 @@ int tsc__lm_rec_same(const struct tsc__lm_rec *a, const struct tsc__lm_rec *b)
     const struct tsc_logrec *x = &a->rec, *y = &b->rec;
     return a->hash == b->hash && x->clock.n == y->clock.n &&
            memcmp(x->clock.e, y->clock.e, x->clock.n * sizeof *x->clock.e) == 0 &&
-           x->wall_us == y->wall_us && x->run == y->run && x->stage == y->stage &&
-           x->case_index == y->case_index && x->kind == y->kind && x->len == y->len &&
-           memcmp(x->text, y->text, x->len) == 0;
+           x->lamport == y->lamport && x->wall_us == y->wall_us && x->run == y->run &&
+           x->stage == y->stage && x->case_index == y->case_index && x->kind == y->kind &&
+           x->len == y->len && memcmp(x->text, y->text, x->len) == 0;
 }
 
 /* ---- treap by (node id, seq) ------------------------------------------------ */
@@ -235,11 +236,11 @@ struct tsc__lm_rec *tsc__lm_treap_erase(struct tsc_logmerge *m, struct tsc__lm_r
 
 /* ---- key heap --------------------------------------------------------------- */
 
-int tsc__lm_key_less(uint64_t sum_a, uint64_t node_a, uint64_t seq_a, uint64_t sum_b,
+int tsc__lm_key_less(uint64_t key_a, uint64_t node_a, uint64_t seq_a, uint64_t key_b,
                      uint64_t node_b, uint64_t seq_b)
 {
-    if (sum_a != sum_b)
-        return sum_a < sum_b;
+    if (key_a != key_b)
+        return key_a < key_b;
     if (node_a != node_b)
         return node_a < node_b;
     return seq_a < seq_b;
@@ -247,12 +248,12 @@ int tsc__lm_key_less(uint64_t sum_a, uint64_t node_a, uint64_t seq_a, uint64_t s
 
 static int hent_less(const struct tsc__lm_hent *a, const struct tsc__lm_hent *b)
 {
-    return tsc__lm_key_less(a->sum, a->node, a->seq, b->sum, b->node, b->seq);
+    return tsc__lm_key_less(a->key, a->node, a->seq, b->key, b->node, b->seq);
 }
 
 void tsc__lm_heap_push(struct tsc_logmerge *m, struct tsc__lm_rec *r)
 {
-    struct tsc__lm_hent e = {r->sum, r->rec.node, r->rec.seq, r};
+    struct tsc__lm_hent e = {r->key, r->rec.node, r->rec.seq, r};
     size_t i = m->n_heap++;
     while (i > 0) {
         size_t p = (i - 1) / 2;
@@ -395,11 +396,12 @@ void tsc__lm_node_refresh(struct tsc_logmerge *m, size_t i)
     else if (n->done && n->delivered >= n->done_seq)
         blocking = 0;
     if (blocking) {
-        /* The next record follows the newest clock known of n, so its sum
-         * is at least one more (merge.h: lb). */
-        uint64_t s = n->last_sum;
-        if (n->has_wm && n->delivered >= n->wm_seq && n->wm_sum > s)
-            s = n->wm_sum;
+        /* The next record of n has a larger Lamport time than its last
+         * released one, and than its promise once every record up to the
+         * watermark's sequence is released (merge.h: lb). */
+        uint64_t s = n->last_key;
+        if (n->has_wm && n->delivered >= n->wm_seq && n->wm_key > s)
+            s = n->wm_key;
         n->bound = s == UINT64_MAX ? s : s + 1;
         if (n->bpos == TSC__LM_NONE) {
             n->bpos = m->n_block++;
@@ -468,7 +470,7 @@ int tsc__lm_hist_get(const struct tsc__lm_node *n, uint64_t seq, struct tsc__lm_
         *h = *e;
         return 1;
     }
-    if (n->hist_lossy || (e != NULL && e->seq > seq))
+    if (n->hist_lossy || seq <= n->restored || (e != NULL && e->seq > seq))
         return -1;
     return 0;
 }

@@ -3,7 +3,7 @@
  *
  * A buffered record is one allocation (struct tsc__lm_rec, then its clock
  * entries, then its text) linked into three structures at once:
- *   - the key heap (array, by (sum, node, seq)): what to release next;
+ *   - the key heap (array, by (lamport, node, seq)): what to release next;
  *   - the treap (intrusive, by (node id, seq)): duplicates, and each node's
  *     smallest buffered seq (gaps);
  *   - the arrival list (intrusive, oldest first): max_wait.
@@ -27,7 +27,7 @@
 struct tsc__lm_rec {
     struct tsc_logrec rec;             /* first: out[i].rec points here; clock and text
                                           point into this allocation */
-    uint64_t sum;                      /* tsc_vclock_sum(&rec.clock) */
+    uint64_t key;                      /* rec.lamport */
     uint64_t hash;                     /* of every field but (node, seq) */
     uint64_t arrival;                  /* event time it was buffered */
     uint64_t prio;                     /* treap priority, from (node, seq) */
@@ -46,13 +46,13 @@ struct tsc__lm_hist {
 struct tsc__lm_node {
     uint64_t id;
     uint64_t delivered; /* highest seq released or skipped over */
-    uint64_t last_sum;  /* largest clock sum released */
+    uint64_t last_key;  /* the node's next record has a larger Lamport time */
     uint64_t last_seq;  /* newest record released, its wall and clock */
     uint64_t last_wall;
     struct tsc_vclock last_clock;
     int last_clock_ok; /* last_clock is last_seq's (a copy may have failed) */
     int has_wm;
-    uint64_t wm_seq, wm_sum; /* newest watermark */
+    uint64_t wm_seq, wm_key; /* newest watermark */
     int done;
     uint64_t done_seq;
     size_t count;              /* buffered records */
@@ -63,11 +63,12 @@ struct tsc__lm_node {
     uint64_t bound;            /* when blocking: its next key is >= (bound, id) */
     struct tsc__lm_hist *hist; /* direct-mapped by seq, hist_cap a power of 2 */
     size_t hist_cap;
-    int hist_lossy; /* a release could not be remembered (out of memory) */
+    int hist_lossy;    /* a release could not be remembered (out of memory) */
+    uint64_t restored; /* tsc_logmerge_restore: 1..restored released before */
 };
 
 struct tsc__lm_hent {
-    uint64_t sum, node, seq;
+    uint64_t key, node, seq;
     struct tsc__lm_rec *r;
 };
 
@@ -85,8 +86,10 @@ struct tsc_logmerge {
     struct tsc__lm_rec *treap;
     struct tsc__lm_rec *oldest, *newest;
 
-    int have_max; /* the largest key released so far, and whose */
-    uint64_t max_sum, max_node, max_seq;
+    uint64_t index_base; /* tsc_logmerge_restore: indices already used */
+    int stepped;         /* an event was applied: no more restores */
+    int have_max;        /* the largest key released so far, and whose */
+    uint64_t max_key, max_node, max_seq;
 
     /* This step's update; the records of `out` are freed by the next step. */
     struct tsc_logmerge_out *out;
@@ -108,7 +111,7 @@ uint64_t tsc__lm_hash_rec(const struct tsc_logrec *r);
 /* A record the engine takes (merge.h's malformed ones, unsorted clocks and
  * oversized texts are not). */
 int tsc__lm_rec_valid(const struct tsc_logrec *x);
-/* The engine's copy: one allocation with its clock and text, sum and hash
+/* The engine's copy: one allocation with its clock and text, key and hash
  * computed; NULL when out of memory. */
 struct tsc__lm_rec *tsc__lm_rec_copy(const struct tsc_logrec *x);
 /* Same bytes (every field but the links). */
@@ -123,7 +126,7 @@ struct tsc__lm_rec *tsc__lm_treap_erase(struct tsc_logmerge *m, struct tsc__lm_r
 /* Key heap; capacity reserved by the caller. */
 void tsc__lm_heap_push(struct tsc_logmerge *m, struct tsc__lm_rec *r);
 struct tsc__lm_rec *tsc__lm_heap_pop(struct tsc_logmerge *m);
-int tsc__lm_key_less(uint64_t sum_a, uint64_t node_a, uint64_t seq_a, uint64_t sum_b,
+int tsc__lm_key_less(uint64_t key_a, uint64_t node_a, uint64_t seq_a, uint64_t key_b,
                      uint64_t node_b, uint64_t seq_b);
 
 /* Nodes. find: index or TSC__LM_NONE. reserve: room for extra more.

@@ -66,8 +66,8 @@ int tsc_vclock_project(struct tsc_vclock *dst, const struct tsc_vclock *src, con
                        size_t n);
 /* enum tsc_vclock_order of a relative to b. O(n + m). */
 int tsc_vclock_compare(const struct tsc_vclock *a, const struct tsc_vclock *b);
-/* Sum of the counts (saturating): the merge's sort key (a < b implies
- * sum(a) < sum(b), so sorting by it is a linear extension). */
+/* Sum of the counts (saturating). a < b implies sum(a) < sum(b). (The
+ * merge sorts by Lamport time instead: logsync/merge.h says why.) */
 uint64_t tsc_vclock_sum(const struct tsc_vclock *c);
 
 /* Append the encoding to w. */

@@ -21,6 +21,8 @@ void sim_init(struct sim *s, size_t k)
         tsc_vclock_init(&s->clock[i]);
     }
     s->wall = 1000000;
+    for (size_t i = 0; i < SIM_MAX_NODES; i++)
+        s->last[i] = SIZE_MAX;
 }
 
 void sim_free(struct sim *s)
@@ -32,10 +34,23 @@ void sim_free(struct sim *s)
         free((void *)s->recs[i].text);
     }
     free(s->recs);
+    free(s->pmax);
     memset(s, 0, sizeof *s);
 }
 
-/* Tick node i's clock and record the event. */
+void sim_msg_init(struct sim_msg *m)
+{
+    tsc_vclock_init(&m->clock);
+    m->lamport = 0;
+}
+
+void sim_msg_free(struct sim_msg *m)
+{
+    tsc_vclock_free(&m->clock);
+    m->lamport = 0;
+}
+
+/* Tick node i's clock and Lamport time, and record the event. */
 static size_t record(struct sim *s, size_t i, int kind)
 {
     uint64_t seq;
@@ -43,12 +58,17 @@ static size_t record(struct sim *s, size_t i, int kind)
     if (s->n == s->cap) {
         s->cap = s->cap ? 2 * s->cap : 64;
         s->recs = realloc(s->recs, s->cap * sizeof *s->recs);
+        s->pmax = realloc(s->pmax, s->cap * sizeof *s->pmax);
         assert_non_null(s->recs);
+        assert_non_null(s->pmax);
     }
     struct tsc_logrec *r = &s->recs[s->n];
     tsc_logrec_init(r);
     r->node = s->ids[i];
     r->seq = seq;
+    r->lamport = ++s->lamport[i];
+    s->pmax[s->n] = r->lamport;
+    s->last[i] = s->n;
     assert_int_equal(tsc_vclock_copy(&r->clock, &s->clock[i]), 0);
     s->wall += 10;
     r->wall_us = s->wall;
@@ -69,17 +89,31 @@ size_t sim_local(struct sim *s, size_t i)
     return record(s, i, TSC_LOGREC_STDOUT);
 }
 
-size_t sim_send(struct sim *s, size_t i, struct tsc_vclock *msg)
+size_t sim_send(struct sim *s, size_t i, struct sim_msg *msg)
 {
     size_t at = record(s, i, TSC_LOGREC_SEND);
-    assert_int_equal(tsc_vclock_copy(msg, &s->clock[i]), 0);
+    assert_int_equal(tsc_vclock_copy(&msg->clock, &s->clock[i]), 0);
+    msg->lamport = s->lamport[i];
     return at;
 }
 
-size_t sim_recv(struct sim *s, size_t i, const struct tsc_vclock *msg)
+size_t sim_recv(struct sim *s, size_t i, const struct sim_msg *msg)
 {
-    assert_int_equal(tsc_vclock_merge(&s->clock[i], msg), 0);
+    assert_int_equal(tsc_vclock_merge(&s->clock[i], &msg->clock), 0);
+    /* The L before the receive stays the previous record's true promise:
+     * the receive itself gets a larger time. */
+    if (msg->lamport > s->lamport[i])
+        s->lamport[i] = msg->lamport;
     return record(s, i, TSC_LOGREC_RECV);
+}
+
+void sim_adopt(struct sim *s, size_t i, uint64_t lamport)
+{
+    if (lamport <= s->lamport[i])
+        return;
+    s->lamport[i] = lamport;
+    if (s->last[i] != SIZE_MAX)
+        s->pmax[s->last[i]] = lamport;
 }
 
 struct tsc_logrec *sim_rec(struct sim *s, size_t i, uint64_t seq)
@@ -138,8 +172,9 @@ int drv_step(struct drv *d, const struct tsc_logmerge_event *ev)
         assert_int_equal(up.next_deadline, TSC_TIME_NEVER);
     for (size_t i = 0; i < up.n_released; i++) {
         const struct tsc_logrec *r = up.released[i].rec;
-        assert_int_equal(up.released[i].index, d->n_rel + 1);
+        assert_int_equal(up.released[i].index, d->base + d->n_rel + 1);
         assert_int_equal(tsc_vclock_get(&r->clock, r->node), r->seq);
+        assert_true(r->lamport >= 1);
         if (d->n_rel == d->cap_rel) {
             d->cap_rel = d->cap_rel ? 2 * d->cap_rel : 256;
             d->rel = realloc(d->rel, d->cap_rel * sizeof *d->rel);
@@ -149,7 +184,7 @@ int drv_step(struct drv *d, const struct tsc_logmerge_event *ev)
         x->index = up.released[i].index;
         x->node = r->node;
         x->seq = r->seq;
-        x->sum = tsc_vclock_sum(&r->clock);
+        x->lamport = r->lamport;
         x->wall = r->wall_us;
         tsc_vclock_init(&x->clock);
         assert_int_equal(tsc_vclock_copy(&x->clock, &r->clock), 0);
@@ -162,19 +197,35 @@ int drv_step(struct drv *d, const struct tsc_logmerge_event *ev)
             assert_non_null(d->err);
         }
         d->err[d->n_err++] = up.errors[i];
+        /* What the sink stores: every error survives its encoding. */
+        struct tsc_logmerge_error back;
+        struct tsc_buf b;
+        tsc_buf_init(&b);
+        assert_int_equal(tsc_logmerge_error_encode(&up.errors[i], &b), 0);
+        assert_int_equal(tsc_logmerge_error_decode(b.data, b.len, &back), 0);
+        const struct tsc_logmerge_error *e = &up.errors[i];
+        assert_int_equal(back.kind, e->kind);
+        assert_int_equal(back.a_node, e->a_node);
+        assert_int_equal(back.a_seq, e->a_seq);
+        assert_int_equal(back.b_node, e->b_node);
+        assert_int_equal(back.b_seq, e->b_seq);
+        assert_int_equal(back.run, e->run);
+        assert_int_equal(back.skew_us, e->skew_us);
+        tsc_buf_free(&b);
     }
     return 0;
 }
 
 int drv_batch(struct drv *d, uint64_t now, uint64_t node, const struct tsc_logrec *recs, size_t n,
-              const struct tsc_vclock *wm)
+              const struct tsc_vclock *wm, uint64_t promise)
 {
     struct tsc_logmerge_event ev = {.type = TSC_LOGMERGE_EV_BATCH,
                                     .now = now,
                                     .node = node,
                                     .records = recs,
                                     .n_records = n,
-                                    .watermark = wm};
+                                    .watermark = wm,
+                                    .promise = wm != NULL ? promise : 0};
     return drv_step(d, &ev);
 }
 
@@ -184,10 +235,14 @@ int drv_tick(struct drv *d, uint64_t now)
     return drv_step(d, &ev);
 }
 
-int drv_done(struct drv *d, uint64_t now, uint64_t node, const struct tsc_vclock *wm)
+int drv_done(struct drv *d, uint64_t now, uint64_t node, const struct tsc_vclock *wm,
+             uint64_t promise)
 {
-    struct tsc_logmerge_event ev = {
-        .type = TSC_LOGMERGE_EV_NODE_DONE, .now = now, .node = node, .watermark = wm};
+    struct tsc_logmerge_event ev = {.type = TSC_LOGMERGE_EV_NODE_DONE,
+                                    .now = now,
+                                    .node = node,
+                                    .watermark = wm,
+                                    .promise = wm != NULL ? promise : 0};
     return drv_step(d, &ev);
 }
 

@@ -61,7 +61,7 @@ static int setup(void **state)
     setenv("TSC_FUZZ_OOM", "1", 1);
     struct corpus *c = calloc(1, sizeof *c);
     assert_int_equal(tsc_fuzz_logmerge_seeds(collect, c), 0);
-    assert_true(c->n >= 6);
+    assert_true(c->n >= 9);
     *state = c;
     return 0;
 }

@@ -1,6 +1,7 @@
 /* tsc — tests for the log record codec (logsync/merge.h: tsc_logrec_*):
- * round trips, every prefix rejected, records that break an invariant
- * rejected on both sides, and the names of kinds and merge errors. */
+ * round trips (the Lamport time included), every prefix rejected, records
+ * that break an invariant (a Lamport time of 0 among them) rejected on both
+ * sides, and the names of kinds and merge errors. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +21,7 @@ static void make(struct tsc_logrec *r, uint64_t node, uint64_t seq, const char *
     r->node = node;
     r->seq = seq;
     assert_int_equal(tsc_vclock_set(&r->clock, node, seq), 0);
+    r->lamport = seq + 10;
     r->wall_us = 1700000000000000ull + seq;
     r->run = 42;
     r->stage = 3;
@@ -34,6 +36,7 @@ static void assert_same(const struct tsc_logrec *a, const struct tsc_logrec *b)
     assert_int_equal(a->node, b->node);
     assert_int_equal(a->seq, b->seq);
     assert_int_equal(tsc_vclock_compare(&a->clock, &b->clock), TSC_VCLOCK_EQUAL);
+    assert_int_equal(a->lamport, b->lamport);
     assert_int_equal(a->wall_us, b->wall_us);
     assert_int_equal(a->run, b->run);
     assert_int_equal(a->stage, b->stage);
@@ -79,6 +82,7 @@ static void test_round_trip(void **state)
 
     make(&r, UINT64_MAX, UINT64_MAX, "");
     assert_int_equal(tsc_vclock_set(&r.clock, 1, 5), 0);
+    r.lamport = UINT64_MAX;
     r.wall_us = UINT64_MAX;
     r.run = UINT64_MAX;
     r.stage = UINT32_MAX;
@@ -92,6 +96,7 @@ static void test_round_trip(void **state)
     for (size_t i = 0; i < TSC_LOGREC_MAX_TEXT; i++)
         big[i] = (uint8_t)(i * 7);
     make(&r, 3, 10, NULL);
+    r.lamport = 1; /* the smallest */
     for (uint64_t k = 1; k <= 64; k++)
         if (k != 3)
             assert_int_equal(tsc_vclock_set(&r.clock, k, k * 1000), 0);
@@ -104,13 +109,14 @@ static void test_round_trip(void **state)
     free(big);
 }
 
-/* The nine fields written by hand, so that each can be wrong. */
+/* The ten fields written by hand, so that each can be wrong. */
 struct raw {
-    uint64_t node, seq, wall, run, stage, case_index, kind;
+    uint64_t node, seq, lamport, wall, run, stage, case_index, kind;
     uint64_t clock[4]; /* pairs */
     size_t clock_pairs;
-    int fields;   /* array length written; the fields after 9 are extra uints */
-    int text_str; /* text as a str instead of bin */
+    int lamport_str; /* the Lamport time as a str instead of a uint */
+    int fields;      /* array length written; the fields after 10 are extra uints */
+    int text_str;    /* text as a str instead of bin */
     size_t text_len;
 };
 
@@ -122,7 +128,7 @@ static void pack_raw(const struct raw *x, struct tsc_buf *b)
     tsc_mp_writer_init(&w, b);
     msgpack_pack_array(&w.pk, (size_t)x->fields);
     uint64_t head[2] = {x->node, x->seq};
-    uint64_t tail[5] = {x->wall, x->run, x->stage, x->case_index, x->kind};
+    uint64_t tail[6] = {x->lamport, x->wall, x->run, x->stage, x->case_index, x->kind};
     int k = 0;
     for (int i = 0; i < 2 && k < x->fields; i++, k++)
         msgpack_pack_uint64(&w.pk, head[i]);
@@ -131,8 +137,14 @@ static void pack_raw(const struct raw *x, struct tsc_buf *b)
         for (size_t i = 0; i < 2 * x->clock_pairs; i++)
             msgpack_pack_uint64(&w.pk, x->clock[i]);
     }
-    for (int i = 0; i < 5 && k < x->fields; i++, k++)
-        msgpack_pack_uint64(&w.pk, tail[i]);
+    for (int i = 0; i < 6 && k < x->fields; i++, k++) {
+        if (i == 0 && x->lamport_str) {
+            msgpack_pack_str(&w.pk, 1);
+            msgpack_pack_str_body(&w.pk, "7", 1);
+        } else {
+            msgpack_pack_uint64(&w.pk, tail[i]);
+        }
+    }
     if (k++ < x->fields) {
         if (x->text_str) {
             msgpack_pack_str(&w.pk, x->text_len);
@@ -151,6 +163,7 @@ static void test_malformed(void **state)
 {
     const struct raw good = {.node = 2,
                              .seq = 3,
+                             .lamport = 17,
                              .wall = 1,
                              .run = 1,
                              .stage = 0,
@@ -158,13 +171,17 @@ static void test_malformed(void **state)
                              .kind = TSC_LOGREC_EVENT,
                              .clock = {1, 9, 2, 3},
                              .clock_pairs = 2,
-                             .fields = 9,
+                             .fields = 10,
                              .text_len = 4};
-    struct raw rows[16];
-    int want[16], n = 0;
+    struct raw rows[24];
+    int want[24], n = 0;
     rows[n] = good, want[n++] = 0;
-    rows[n] = good, rows[n].fields = 8, want[n++] = TSC_EMALFORMED;
-    rows[n] = good, rows[n].fields = 10, want[n++] = TSC_EMALFORMED;
+    rows[n] = good, rows[n].fields = 9, want[n++] = TSC_EMALFORMED; /* the old layout */
+    rows[n] = good, rows[n].fields = 11, want[n++] = TSC_EMALFORMED;
+    rows[n] = good, rows[n].lamport = 0, want[n++] = TSC_EMALFORMED;
+    rows[n] = good, rows[n].lamport = 1, want[n++] = 0;
+    rows[n] = good, rows[n].lamport = UINT64_MAX, want[n++] = 0;
+    rows[n] = good, rows[n].lamport_str = 1, want[n++] = TSC_EMALFORMED;
     rows[n] = good, rows[n].node = 0, rows[n].clock[0] = 0, want[n++] = TSC_EMALFORMED;
     rows[n] = good, rows[n].seq = 0, rows[n].clock[3] = 0, want[n++] = TSC_EMALFORMED;
     rows[n] = good, rows[n].seq = 4, want[n++] = TSC_EMALFORMED;      /* clock[node] != seq */
@@ -189,12 +206,14 @@ static void test_malformed(void **state)
         if (rc == 0) {
             assert_int_equal(d.node, rows[i].node);
             assert_int_equal(d.seq, rows[i].seq);
+            assert_int_equal(d.lamport, rows[i].lamport);
+            assert_int_equal(d.wall_us, rows[i].wall);
             assert_int_equal(d.len, rows[i].text_len);
         } else {
             assert_int_equal(d.clock.n, 0);
         }
     }
-    static const uint8_t junk[][4] = {{0x90}, {0xc0}, {0x99, 0x01}, {0xdd, 0xff, 0xff, 0xff}};
+    static const uint8_t junk[][4] = {{0x90}, {0xc0}, {0x9a, 0x01}, {0xdd, 0xff, 0xff, 0xff}};
     for (size_t i = 0; i < sizeof junk / sizeof junk[0]; i++)
         assert_int_equal(tsc_logrec_decode(junk[i], sizeof junk[i], &d), TSC_EMALFORMED);
     assert_int_equal(tsc_logrec_decode(NULL, 0, &d), TSC_EMALFORMED);
@@ -218,6 +237,9 @@ static void test_encode_rejects(void **state)
     r.kind = 0;
     assert_int_equal(tsc_logrec_encode(&r, &b), TSC_EINVAL);
     r.kind = TSC_LOGREC_USER;
+    r.lamport = 0;
+    assert_int_equal(tsc_logrec_encode(&r, &b), TSC_EINVAL);
+    r.lamport = 1;
     r.text = NULL;
     assert_int_equal(tsc_logrec_encode(&r, &b), TSC_EINVAL);
     r.text = (const uint8_t *)text;

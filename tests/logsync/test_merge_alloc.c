@@ -1,8 +1,9 @@
 /* tsc — the merge engine under allocation failure (merge.h: "TSC_ENOMEM
  * (the engine is unchanged by the failed event)").
  *
- * A scripted run (a random causal history of three nodes, delivered in
- * batches with resends, watermarks, TICKs, NODE_DONE and a FLUSH) is
+ * A scripted run (a random causal history of three nodes, with Lamport
+ * jumps, delivered in batches with resends, watermarks and promises, TICKs,
+ * NODE_DONE and a FLUSH) is
  * replayed with the n-th allocation of each step failing, for every n until
  * the step succeeds. A failed step must report nothing and change no
  * counter; retried, the run must release exactly the reference sequence.
@@ -41,14 +42,17 @@ struct trace {
 
 static void build(struct tsc_prng *g, struct sim *s, struct script *sc)
 {
-    struct tsc_vclock msg[K];
+    struct sim_msg msg[K];
     int have[K] = {0};
     for (size_t i = 0; i < K; i++)
-        tsc_vclock_init(&msg[i]);
+        sim_msg_init(&msg[i]);
     for (size_t e = 0; e < EVENTS; e++) {
         size_t i = tsc_prng_below(g, K);
-        unsigned what = (unsigned)tsc_prng_below(g, 4);
-        if (what == 0 && have[i]) {
+        unsigned what = (unsigned)tsc_prng_below(g, 5);
+        if (what == 4) { /* an ACK with another node's time */
+            sim_adopt(s, i, s->lamport[tsc_prng_below(g, K)] + tsc_prng_below(g, 3));
+            e--; /* not an event: EVENTS records still */
+        } else if (what == 0 && have[i]) {
             sim_recv(s, i, &msg[i]);
             have[i] = 0;
         } else if (what == 1) {
@@ -60,7 +64,7 @@ static void build(struct tsc_prng *g, struct sim *s, struct script *sc)
         }
     }
     for (size_t i = 0; i < K; i++)
-        tsc_vclock_free(&msg[i]);
+        sim_msg_free(&msg[i]);
 
     /* Each node sends its records in order, in batches of 1..6, plus a copy
      * of its previous batch's last record; nodes take turns at random. */
@@ -84,17 +88,27 @@ static void build(struct tsc_prng *g, struct sim *s, struct script *sc)
         ev->node = s->ids[i];
         ev->records = b;
         ev->n_records = n;
-        ev->watermark = tsc_prng_below(g, 2) ? &sim_rec(s, i, next[i] - 1)->clock : NULL;
+        if (tsc_prng_below(g, 2)) {
+            const struct tsc_logrec *w = sim_rec(s, i, next[i] - 1);
+            ev->watermark = &w->clock;
+            ev->promise = s->pmax[w - s->recs];
+        }
         sc->batch[sc->n++] = b;
         sc->n_batches++;
         if (tsc_prng_below(g, 4) == 0)
             sc->ev[sc->n++] =
                 (struct tsc_logmerge_event){.type = TSC_LOGMERGE_EV_TICK, .now = now += 10};
     }
-    sc->ev[sc->n++] = (struct tsc_logmerge_event){
-        .type = TSC_LOGMERGE_EV_NODE_DONE, .now = now, .node = 1, .watermark = &s->clock[0]};
-    sc->ev[sc->n++] = (struct tsc_logmerge_event){
-        .type = TSC_LOGMERGE_EV_NODE_DONE, .now = now, .node = 2, .watermark = &s->clock[1]};
+    sc->ev[sc->n++] = (struct tsc_logmerge_event){.type = TSC_LOGMERGE_EV_NODE_DONE,
+                                                  .now = now,
+                                                  .node = 1,
+                                                  .watermark = &s->clock[0],
+                                                  .promise = s->lamport[0]};
+    sc->ev[sc->n++] = (struct tsc_logmerge_event){.type = TSC_LOGMERGE_EV_NODE_DONE,
+                                                  .now = now,
+                                                  .node = 2,
+                                                  .watermark = &s->clock[1],
+                                                  .promise = s->lamport[1]};
     sc->ev[sc->n++] = (struct tsc_logmerge_event){.type = TSC_LOGMERGE_EV_FLUSH, .now = now};
     assert_true(sc->n <= MAX_EVTS);
 }
