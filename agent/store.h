@@ -20,8 +20,11 @@ enum tsc_store_space {
     TSC_STORE_RAFT = 2,    /* election term, vote and log (see agent/coord_store.c) */
     TSC_STORE_RUNS =
         3, /* applied run-log records: run (u64 BE), seq (u32 BE) (agent/runs_store.c) */
-    TSC_STORE_HISTORY = 4, /* run (u64 BE) -> run summary (agent/runs_store.c) */
-    TSC_STORE_RESULTS = 5, /* this agent's stage results: run, stage (agent/participant.c) */
+    TSC_STORE_HISTORY = 4,  /* run (u64 BE) -> run summary (agent/runs_store.c) */
+    TSC_STORE_RESULTS = 5,  /* this agent's stage results: run, stage (agent/participant.c) */
+    TSC_STORE_LOGLOCAL = 6, /* this agent's log records: run, seq (u64 BE) -> tsc_logrec */
+    TSC_STORE_LOGS = 7,     /* coordinator: merged records: run, index (u64 BE) -> tsc_logrec */
+    TSC_STORE_LOGMETA = 8,  /* coordinator: run, 'r', node -> sink row; run, 'e', n -> error */
     TSC_STORE_NSPACES
 };
 

@@ -2,6 +2,7 @@
  * exit codes (see usage_text; scripts and tests depend on them). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "agent/keyfile.h"
 #include "ctl/ctl.h"
 #include "ctl/local.h"
+#include "ctl/logs.h"
 #include "ctl/results.h"
 
 static const char usage_text[] =
@@ -24,7 +26,24 @@ static const char usage_text[] =
     "                          with RUN: the run's state and its machines\n"
     "  cancel RUN              kill the run's scripts; finalize stages still run\n"
     "  history [--suite NAME] [--limit N] [--json]   past runs, newest first\n"
-    "  results RUN [--format table|json|junit|tap]   a run's results\n"
+    "  results RUN [--format table|json|junit|tap]   a run's results; for each failed\n"
+    "                          stage its merged log records and out-of-sequence errors\n"
+    "  RUN is a run id or \"last\" (the newest run)\n"
+    "\n"
+    "Logs (see docs/logs.md):\n"
+    "  logs RUN [--node N] [--case C] [--stage S] [--grep RE] [--follow]\n"
+    "       [--format text|jsonl|shiviz]\n"
+    "                          the run's merged log in causal order. N: a machine name\n"
+    "                          or hex id; C: a case name or number; S: init, run,\n"
+    "                          finalize, suite-init, suite-finalize or a stage number;\n"
+    "                          RE: POSIX extended regex on the text; --follow: until\n"
+    "                          the run's log is complete\n"
+    "  log [--run R] [TEXT...] add a record to the log (no TEXT: each line of stdin)\n"
+    "  send [--run R] PEER TEXT...   a message to PEER's stage script (name or hex id)\n"
+    "  recv [--run R] [--from PEER] [--timeout SECONDS]   wait for a message (default\n"
+    "                          60 s) and print its text; exit 1 when none came\n"
+    "                          log, send and recv go to the local agent ($TSC_SOCKET in a\n"
+    "                          stage script); without --run, to its current run\n"
     "\n"
     "Cluster:\n"
     "  local up N [--dir DIR] [--base-port P]   start N agents on 127.0.0.1\n"
@@ -57,16 +76,15 @@ static const char usage_text[] =
     "  3  no agent at that address or socket (refused, timed out, no socket file)\n"
     "  4  wrong key: the agent rejected our key, or its reply cannot be opened\n";
 
-#define MAX_POS 4
-
 struct args {
     const char *cmd;
-    const char *pos[MAX_POS]; /* positional arguments after the command */
+    char **pos; /* positional arguments after the command (argc slots) */
     int n_pos;
     const char *key_file;
     const char *suite, *format;
-    uint32_t limit;
-    int json, force, wait;
+    const char *run, *from, *node, *case_name, *stage, *grep;
+    uint32_t limit, timeout_s;
+    int json, force, wait, follow, has_timeout;
     struct tsc_ctl_target t;
     char default_socket[4200];
 };
@@ -108,14 +126,15 @@ static int parse_uint(const char *v, unsigned long long max, unsigned long long 
     return 0;
 }
 
-static const char *const commands[] = {"keygen", "members", "stats",   "status", "run",
-                                       "watch",  "cancel",  "history", "results"};
+static const char *const commands[] = {"keygen", "members", "stats",   "status",  "run",
+                                       "watch",  "cancel",  "history", "results", "logs",
+                                       "log",    "send",    "recv"};
 
 /* Commands and how many positional arguments they take (min, max). */
 static int command_arity(const char *cmd, int *min, int *max)
 {
-    static const int ar[][2] = {{1, 1}, {0, 0}, {0, 0}, {0, 1}, {1, 1},
-                                {1, 1}, {1, 1}, {0, 0}, {0, 1}};
+    static const int ar[][2] = {{1, 1}, {0, 0}, {0, 0}, {0, 1},       {1, 1},       {1, 1}, {1, 1},
+                                {0, 0}, {0, 1}, {1, 1}, {0, INT_MAX}, {2, INT_MAX}, {0, 0}};
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (strcmp(cmd, commands[i]) == 0) {
             *min = ar[i][0];
@@ -148,11 +167,19 @@ static int parse_args(int argc, char **argv, struct args *a)
     char errmsg[TSC_ERRMSG_SIZE];
     const char *agent = NULL, *v;
     unsigned long long x;
-    int err = 0, min, max;
+    int err = 0, min, max, options = 1;
     a->t.timeout_ms = 5000;
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
-        if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0 || strcmp(s, "help") == 0) {
+        if (!options || (s[0] != '-' || s[1] == '\0')) {
+            /* After "--" everything is an argument (tscctl log -- -x). */
+            if (a->cmd == NULL)
+                a->cmd = s;
+            else
+                a->pos[a->n_pos++] = argv[i];
+        } else if (strcmp(s, "--") == 0) {
+            options = 0;
+        } else if (strcmp(s, "-h") == 0 || strcmp(s, "--help") == 0 || strcmp(s, "help") == 0) {
             fputs(usage_text, stdout);
             exit(0);
         } else if (strcmp(s, "--json") == 0) {
@@ -161,6 +188,25 @@ static int parse_args(int argc, char **argv, struct args *a)
             a->force = 1;
         } else if (strcmp(s, "--wait") == 0) {
             a->wait = 1;
+        } else if (strcmp(s, "--follow") == 0) {
+            a->follow = 1;
+        } else if ((v = flag_value(argc, argv, &i, "--run", &err)) != NULL) {
+            a->run = v;
+        } else if ((v = flag_value(argc, argv, &i, "--from", &err)) != NULL) {
+            a->from = v;
+        } else if ((v = flag_value(argc, argv, &i, "--node", &err)) != NULL) {
+            a->node = v;
+        } else if ((v = flag_value(argc, argv, &i, "--case", &err)) != NULL) {
+            a->case_name = v;
+        } else if ((v = flag_value(argc, argv, &i, "--stage", &err)) != NULL) {
+            a->stage = v;
+        } else if ((v = flag_value(argc, argv, &i, "--grep", &err)) != NULL) {
+            a->grep = v;
+        } else if ((v = flag_value(argc, argv, &i, "--timeout", &err)) != NULL) {
+            if (parse_uint(v, 86400, &x) != 0)
+                return usage_error("bad --timeout '%s' (seconds, 0..86400)", v);
+            a->timeout_s = (uint32_t)x;
+            a->has_timeout = 1;
         } else if ((v = flag_value(argc, argv, &i, "--socket", &err)) != NULL) {
             a->t.socket_path = v;
         } else if ((v = flag_value(argc, argv, &i, "--agent", &err)) != NULL) {
@@ -181,14 +227,8 @@ static int parse_args(int argc, char **argv, struct args *a)
             a->t.timeout_ms = (int)x;
         } else if (err != 0) {
             return err;
-        } else if (s[0] == '-' && s[1] != '\0') {
-            return usage_error("unknown option '%s'", s);
-        } else if (a->cmd == NULL) {
-            a->cmd = s;
-        } else if (a->n_pos < MAX_POS) {
-            a->pos[a->n_pos++] = s;
         } else {
-            return usage_error("unexpected argument '%s'", s);
+            return usage_error("unknown option '%s'", s);
         }
         if (err != 0)
             return err;
@@ -203,8 +243,12 @@ static int parse_args(int argc, char **argv, struct args *a)
         return usage_error("unexpected argument '%s'", a->pos[max]);
     if (strcmp(a->cmd, "keygen") == 0)
         return 0;
-    if (a->format != NULL && tsc_results_parse_format(a->format) == 0)
+    if (strcmp(a->cmd, "logs") == 0) {
+        if (a->format != NULL && tsc_logs_parse_format(a->format) == 0)
+            return usage_error("bad --format '%s' (text, jsonl or shiviz)", a->format);
+    } else if (a->format != NULL && tsc_results_parse_format(a->format) == 0) {
         return usage_error("bad --format '%s' (table, json, junit or tap)", a->format);
+    }
     if (agent != NULL && a->t.socket_path != NULL)
         return usage_error("%s", "give either --socket PATH or --agent HOST:PORT --key FILE");
     if (agent != NULL) {
@@ -218,16 +262,6 @@ static int parse_args(int argc, char **argv, struct args *a)
     } else if (a->t.socket_path == NULL) {
         default_target(a);
     }
-    return 0;
-}
-
-/* A run id argument: a positive integer. */
-static int run_arg(const char *s, uint64_t *run)
-{
-    unsigned long long x;
-    if (parse_uint(s, UINT64_MAX, &x) != 0 || x == 0)
-        return usage_error("bad run id '%s'", s);
-    *run = x;
     return 0;
 }
 
@@ -309,6 +343,14 @@ out:
     return code;
 }
 
+/* --run of log, send, recv: a run id or "last"; 0 (none): the agent's
+ * current run. */
+static int log_run(const struct args *a, uint64_t *run)
+{
+    *run = 0;
+    return a->run != NULL ? tsc_ctl_run_arg(&a->t, a->run, run) : 0;
+}
+
 static int dispatch(const struct args *a)
 {
     uint64_t run = 0;
@@ -326,7 +368,17 @@ static int dispatch(const struct args *a)
         return tsc_ctl_cmd_run(&a->t, a->pos[0], a->wait);
     if (strcmp(c, "history") == 0)
         return tsc_ctl_cmd_history(&a->t, a->suite, a->limit, a->json);
-    if (a->n_pos > 0 && (rc = run_arg(a->pos[0], &run)) != 0)
+    if (strcmp(c, "log") == 0)
+        return (rc = log_run(a, &run)) != 0 ? rc : tsc_ctl_cmd_log(&a->t, run, a->pos, a->n_pos);
+    if (strcmp(c, "send") == 0)
+        return (rc = log_run(a, &run)) != 0
+                   ? rc
+                   : tsc_ctl_cmd_send(&a->t, run, a->pos[0], a->pos + 1, a->n_pos - 1);
+    if (strcmp(c, "recv") == 0)
+        return (rc = log_run(a, &run)) != 0
+                   ? rc
+                   : tsc_ctl_cmd_recv(&a->t, run, a->from, a->has_timeout ? a->timeout_s : 60);
+    if (a->n_pos > 0 && (rc = tsc_ctl_run_arg(&a->t, a->pos[0], &run)) != 0)
         return rc;
     if (strcmp(c, "status") == 0)
         return tsc_ctl_cmd_run_status(&a->t, run, a->json);
@@ -334,8 +386,14 @@ static int dispatch(const struct args *a)
         return tsc_ctl_cmd_watch(&a->t, run);
     if (strcmp(c, "cancel") == 0)
         return tsc_ctl_cmd_cancel(&a->t, run);
-    return tsc_ctl_cmd_results(&a->t, run,
-                               a->format ? tsc_results_parse_format(a->format) : TSC_RESULTS_TABLE);
+    if (strcmp(c, "logs") == 0) {
+        struct tsc_ctl_logs_opts o = {
+            a->node, a->case_name, a->stage,
+            a->grep, a->follow,    a->format ? tsc_logs_parse_format(a->format) : TSC_LOGS_TEXT};
+        return tsc_ctl_cmd_logs(&a->t, run, &o);
+    }
+    return tsc_ctl_cmd_results_logs(
+        &a->t, run, a->format ? tsc_results_parse_format(a->format) : TSC_RESULTS_TABLE);
 }
 
 int main(int argc, char **argv)
@@ -350,13 +408,20 @@ int main(int argc, char **argv)
         }
         return tsc_ctl_local(argc - 1, argv + 1);
     }
-    if ((rc = parse_args(argc, argv, &a)) != 0)
+    if ((a.pos = calloc(argc > 0 ? (size_t)argc : 1, sizeof *a.pos)) == NULL) {
+        fprintf(stderr, "tscctl: out of memory\n");
+        return TSC_CTL_EXIT_ERROR;
+    }
+    if ((rc = parse_args(argc, argv, &a)) != 0) {
+        free(a.pos);
         return rc;
+    }
     if (tsc_crypto_init() != 0) {
         fprintf(stderr, "tscctl: libsodium initialisation failed\n");
         return TSC_CTL_EXIT_ERROR;
     }
     rc = dispatch(&a);
     sodium_memzero(a.t.key, sizeof a.t.key);
+    free(a.pos);
     return rc;
 }

@@ -57,6 +57,7 @@ static void run_init(struct tsc__rrun *r, const struct tsc_run_view *v,
     if (r->n_cases > (TSC_RUN_MAX_STAGES - 2) / 3)
         r->n_cases = (TSC_RUN_MAX_STAGES - 2) / 3;
     r->n_stages = 3 * r->n_cases + 2;
+    r->logs = NULL;
 }
 
 static int run_finished(const struct tsc__rrun *r)
@@ -252,6 +253,7 @@ static void table_failures(FILE *f, const struct tsc__rrun *r)
             fputc('\n', f);
             tsc__results_put_tail(f, "    ", res->output, res->output_len);
         }
+        tsc__results_stage_log_lines(f, TSC__ESC_LINE, r, k, "  ");
     }
 }
 
@@ -313,6 +315,10 @@ static void write_table(FILE *f, const struct tsc__rrun *r)
         }
     }
     table_failures(f, r);
+    if (r->logs != NULL) {
+        fputc('\n', f);
+        tsc__results_log_summary(f, TSC__ESC_LINE, r, "");
+    }
 }
 
 /* ---- JSON ----------------------------------------------------------------- */
@@ -340,7 +346,9 @@ static void json_stage(FILE *f, const struct tsc__rrun *r, uint32_t k)
     fprintf(f, ",\"outcome\":\"%s\",\"decided_us\":",
             stage_state_names[tsc__results_stage_state(r, k)]);
     if (st == NULL) {
-        fputs("null,\"diagnosis\":\"\",\"results\":[]}", f);
+        fputs("null,\"diagnosis\":\"\",\"results\":[]", f);
+        tsc__results_json_stage_logs(f, r, k);
+        fputc('}', f);
         return;
     }
     fprintf(f, "%" PRIu64 ",\"diagnosis\":", st->decided_us);
@@ -365,7 +373,9 @@ static void json_stage(FILE *f, const struct tsc__rrun *r, uint32_t k)
         json_str(f, res->output, res->output_len);
         fputc('}', f);
     }
-    fputs("]}", f);
+    fputc(']', f);
+    tsc__results_json_stage_logs(f, r, k);
+    fputc('}', f);
 }
 
 static void write_json(FILE *f, const struct tsc__rrun *r)
@@ -406,7 +416,9 @@ static void write_json(FILE *f, const struct tsc__rrun *r)
                 case_state_names[tsc__results_case_state(r, i)], tsc__results_case_stage(i, 0),
                 tsc__results_case_stage(i, 1), tsc__results_case_stage(i, 2));
     }
-    fputs("]}\n", f);
+    fputc(']', f);
+    tsc__results_json_logs(f, r);
+    fputs("}\n", f);
 }
 
 /* ---- entry points --------------------------------------------------------- */
@@ -423,10 +435,17 @@ int tsc_results_parse_format(const char *s)
 int tsc_results_write(FILE *out, int format, const struct tsc_run_view *v,
                       const struct tsc_suite *suite)
 {
+    return tsc_results_write_logs(out, format, v, suite, NULL);
+}
+
+int tsc_results_write_logs(FILE *out, int format, const struct tsc_run_view *v,
+                           const struct tsc_suite *suite, const struct tsc_results_logs *logs)
+{
     struct tsc__rrun r;
     if (out == NULL || v == NULL)
         return TSC_EINVAL;
     run_init(&r, v, suite);
+    r.logs = logs;
     switch (format) {
     case TSC_RESULTS_TABLE:
         write_table(out, &r);

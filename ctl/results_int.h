@@ -19,6 +19,8 @@ enum tsc__results_esc {
     TSC__ESC_XML_ATTR, /* attribute value in "...": also tab, LF, CR as references */
     TSC__ESC_YAML,     /* inside a YAML "...", in the subset TAP::Parser reads */
     TSC__ESC_TAP_DESC, /* a TAP test description: no '#', no line breaks */
+    TSC__ESC_ONELINE,  /* a log line (tscctl logs text, shiviz): LF, CR, U+2028/9
+                          as \n, \r, \u2028/9; other controls become U+FFFD */
 };
 
 /* A stage's state as the formatters show it (see results.c). */
@@ -29,7 +31,8 @@ enum tsc__results_stage_state { TSC__ST_PENDING, TSC__ST_PASSED, TSC__ST_FAILED,
 struct tsc__rrun {
     const struct tsc_run_view *v;
     const struct tsc_suite *suite;
-    uint32_t n_cases, n_stages; /* n_stages = 3 n_cases + 2 */
+    uint32_t n_cases, n_stages;          /* n_stages = 3 n_cases + 2 */
+    const struct tsc_results_logs *logs; /* NULL: no log section */
 };
 
 /* ---- results_text.c: untrusted text, strictly decoded and escaped -------- */
@@ -81,6 +84,23 @@ int tsc__results_stage_has_results(const struct tsc_runlog_stage *st);
 uint64_t tsc__results_stage_us(const struct tsc_runlog_stage *st);
 /* "failed, exit 1" / "failed, signal 9" / "timeout" */
 void tsc__results_put_status(FILE *f, const struct tsc_stage_result *res);
+
+/* ---- results_logs.c: the log section (tsc_results_write_logs) ----------- */
+
+/* For failed stage k, one line per node that has records in it and one per
+ * out-of-sequence error naming one of its records, each after prefix and
+ * ending in '\n', escaped for e. Nothing without a log index. */
+void tsc__results_stage_log_lines(FILE *f, int e, const struct tsc__rrun *r, uint32_t k,
+                                  const char *prefix);
+/* The summary: "logs: N records merged, E out-of-sequence errors" and a
+ * line per error, each after prefix. Nothing without a log index. */
+void tsc__results_log_summary(FILE *f, int e, const struct tsc__rrun *r, const char *prefix);
+/* JSON: ,"logs":{"ranges":[...],"errors":[...]} of stage k, and the
+ * top-level ,"logs":{...}. Nothing without a log index. */
+void tsc__results_json_stage_logs(FILE *f, const struct tsc__rrun *r, uint32_t k);
+void tsc__results_json_logs(FILE *f, const struct tsc__rrun *r);
+/* Whether failed stage k has anything for tsc__results_stage_log_lines. */
+int tsc__results_stage_has_logs(const struct tsc__rrun *r, uint32_t k);
 
 /* ---- results_junit.c: the formats for test tools ------------------------- */
 

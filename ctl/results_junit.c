@@ -56,6 +56,7 @@ static void junit_failure(FILE *f, const struct tsc__rrun *r, const struct jcase
             }
             fputc('\n', f);
         }
+        tsc__results_stage_log_lines(f, TSC__ESC_XML_TEXT, r, k, "  ");
     }
     fputs("</failure>\n", f);
 }
@@ -155,11 +156,21 @@ void tsc__results_write_junit(FILE *f, const struct tsc__rrun *r)
     fprintf(f,
             "    <properties>\n"
             "      <property name=\"tsc.run\" value=\"%" PRIu64 "\"/>\n"
-            "      <property name=\"tsc.state\" value=\"%s\"/>\n"
-            "    </properties>\n",
+            "      <property name=\"tsc.state\" value=\"%s\"/>\n",
             r->v->run, tsc__results_run_state_name(r->v->state));
+    if (r->logs != NULL)
+        fprintf(f,
+                "      <property name=\"tsc.log_records\" value=\"%" PRIu64 "\"/>\n"
+                "      <property name=\"tsc.log_errors\" value=\"%zu\"/>\n",
+                r->logs->merged, r->logs->n_errors);
+    fputs("    </properties>\n", f);
     for (uint32_t i = 0; junit_case(r, i, &c); i++)
         junit_testcase(f, r, &c);
+    if (r->logs != NULL) {
+        fputs("    <system-out>", f);
+        tsc__results_log_summary(f, TSC__ESC_XML_TEXT, r, "");
+        fputs("</system-out>\n", f);
+    }
     fputs("  </testsuite>\n</testsuites>\n", f);
 }
 
@@ -218,6 +229,7 @@ static void tap_yaml_failure(FILE *f, const struct tsc__rrun *r, const struct jc
             fprintf(f, " (%s), last lines of output:\n", tsc__results_status_name(res->status));
             tsc__results_put_tail(f, "#   ", res->output, res->output_len);
         }
+        tsc__results_stage_log_lines(f, TSC__ESC_LINE, r, k, "# ");
     }
 }
 
@@ -251,4 +263,5 @@ void tsc__results_write_tap(FILE *f, const struct tsc__rrun *r)
                   "  severity: pending\n  ...\n",
                   f);
     }
+    tsc__results_log_summary(f, TSC__ESC_LINE, r, "# ");
 }

@@ -150,6 +150,20 @@ static void put_desc_cp(FILE *f, uint32_t cp)
         put_cp(f, cp == BAD_CP || is_control(cp) ? 0xfffd : cp);
 }
 
+/* One event per line, whatever the text: ShiViz's regex reads the event
+ * with '.', which in JavaScript stops at LF, CR, U+2028 and U+2029. */
+static void put_oneline_cp(FILE *f, uint32_t cp)
+{
+    if (cp == '\n')
+        fputs("\\n", f);
+    else if (cp == '\r')
+        fputs("\\r", f);
+    else if (cp == 0x2028 || cp == 0x2029)
+        fprintf(f, "\\u%04" PRIx32, cp);
+    else
+        put_line_cp(f, cp);
+}
+
 /* Write p[0..n) escaped for mode e. */
 void tsc__results_put_text(FILE *f, int e, const void *p, size_t n)
 {
@@ -157,6 +171,7 @@ void tsc__results_put_text(FILE *f, int e, const void *p, size_t n)
         [TSC__ESC_LINE] = put_line_cp,         [TSC__ESC_JSON] = put_json_cp,
         [TSC__ESC_XML_TEXT] = put_xml_text_cp, [TSC__ESC_XML_ATTR] = put_xml_attr_cp,
         [TSC__ESC_YAML] = put_yaml_cp,         [TSC__ESC_TAP_DESC] = put_desc_cp,
+        [TSC__ESC_ONELINE] = put_oneline_cp,
     };
     const uint8_t *s = p;
     uint32_t cp;

@@ -359,51 +359,6 @@ int tsc_ctl_cmd_history(const struct tsc_ctl_target *t, const char *suite, uint3
     return fflush(stdout) == 0 ? 0 : TSC_CTL_EXIT_ERROR;
 }
 
-/* Build a view from a results answer; the suite decoded beside it. */
-static int build_view(const struct tsc_control_resp *resp, struct tsc_run_view *v,
-                      struct tsc_suite *suite, char *errmsg)
-{
-    if (!resp->has_records || resp->n_records == 0 ||
-        tsc_run_view_init(v, resp->run, resp->records[0].p, resp->records[0].len) != 0) {
-        tsc_errmsg_setf(errmsg, "the agent's answer holds no readable run");
-        return TSC_EMALFORMED;
-    }
-    for (size_t i = 1; i < resp->n_records; i++)
-        tsc_run_view_add(v, resp->records[i].p, resp->records[i].len);
-    if (tsc_suite_decode(v->submit.suite, v->submit.suite_len, suite, errmsg) != 0) {
-        tsc_run_view_free(v);
-        return TSC_EMALFORMED;
-    }
-    return 0;
-}
-
-int tsc_ctl_cmd_results(const struct tsc_ctl_target *t, uint64_t run, int format)
-{
-    struct tsc_control_req req = {.op = TSC_CONTROL_OP_RESULTS, .run = run};
-    struct tsc_control_resp resp;
-    struct tsc_buf hold;
-    struct tsc_run_view v;
-    struct tsc_suite suite;
-    char errmsg[TSC_ERRMSG_SIZE] = "";
-    tsc_buf_init(&hold);
-    int code = call_retry(t, &req, &resp, &hold, errmsg);
-    if (code != 0) {
-        tsc_buf_free(&hold);
-        return fail(code, errmsg);
-    }
-    if (build_view(&resp, &v, &suite, errmsg) != 0) {
-        code = fail(TSC_CTL_EXIT_ERROR, errmsg);
-    } else {
-        if (tsc_results_write(stdout, format, &v, &suite) != 0 || fflush(stdout) != 0)
-            code = TSC_CTL_EXIT_ERROR;
-        tsc_suite_free(&suite);
-        tsc_run_view_free(&v);
-    }
-    tsc_control_resp_free(&resp);
-    tsc_buf_free(&hold);
-    return code;
-}
-
 int tsc_ctl_cmd_run_status(const struct tsc_ctl_target *t, uint64_t run, int json)
 {
     /* The whole run (results) shows per-machine state; progress adds the

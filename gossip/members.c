@@ -399,7 +399,7 @@ static int apply_claim(struct tsc_gossip *g, const uint8_t *blob, size_t len, ui
             return 0;
         return tsc__gossip_enqueue(g, TSC_BLOB_CLAIM, m->id, cl.accuser, status, blob, len);
     }
-    struct tsc__suspicion *s;
+    struct tsc__suspicion *s = NULL;
     int rc = reserve_suspicion(g, &s);
     if (rc == 0)
         rc = set_blob(&m->claim, &m->claim_len, blob, len);

@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${FUZZ_SECONDS:-30}
 build=${FUZZ_BUILD_DIR:-build-fuzz}
-targets=(fuzz_unseal fuzz_gossip fuzz_election fuzz_suite fuzz_runlog fuzz_logmerge)
+targets=(fuzz_unseal fuzz_gossip fuzz_election fuzz_suite fuzz_runlog fuzz_logmerge fuzz_logship)
 if [ $# -gt 0 ]; then
     targets=("$@")
 fi
@@ -35,7 +35,7 @@ for t in "${targets[@]}"; do
     mkdir -p "$corpus"
     case $t in
     fuzz_suite) cp tests/suite/data/*.yaml "$corpus/" ;;
-    fuzz_runlog | fuzz_logmerge) ;; # start from nothing; the smoke tests cover valid input
+    fuzz_runlog | fuzz_logmerge | fuzz_logship) ;; # start from nothing; the smoke tests cover valid input
     *) "$build/bin/gen_corpus" "$corpus" "$t" ;;
     esac
     # Every reproducer of a fixed bug runs first: a regression input.

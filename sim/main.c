@@ -7,12 +7,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "sim/logs.h"
 #include "sim/sim.h"
 
 int main(int argc, char **argv)
 {
     struct tsc_sim_opts o;
     char errmsg[TSC_ERRMSG_SIZE] = "";
+    int logs = tsc_sim_logs_main(argc, argv); /* campaign --logs (sim/logs.h) */
+    if (logs >= 0)
+        return logs;
     if (tsc_sim_args_parse(&o, argc, argv, errmsg)) {
         fprintf(stderr, "tscsim: %s\n", errmsg);
         fprintf(stderr, "try 'tscsim --help'\n");

@@ -30,6 +30,16 @@ const char *tsc_control_op_name(int op)
         return "history";
     case TSC_CONTROL_OP_RESULTS:
         return "results";
+    case TSC_CONTROL_OP_LOG:
+        return "log";
+    case TSC_CONTROL_OP_LOGS:
+        return "logs";
+    case TSC_CONTROL_OP_SEND:
+        return "send";
+    case TSC_CONTROL_OP_RECV:
+        return "recv";
+    case TSC_CONTROL_OP_LOG_INDEX:
+        return "log_index";
     default:
         return "?";
     }
@@ -37,7 +47,13 @@ const char *tsc_control_op_name(int op)
 
 int tsc_control_op_is_coordinator(int op)
 {
-    return op >= TSC_CONTROL_OP_RUN && op <= TSC_CONTROL_OP_RESULTS;
+    return (op >= TSC_CONTROL_OP_RUN && op <= TSC_CONTROL_OP_RESULTS) ||
+           op == TSC_CONTROL_OP_LOGS || op == TSC_CONTROL_OP_LOG_INDEX;
+}
+
+static int is_log_op(int op)
+{
+    return op >= TSC_CONTROL_OP_LOG && op <= TSC_CONTROL_OP_LOG_INDEX;
 }
 
 /* ---- encoding ----------------------------------------------------------- */
@@ -51,15 +67,22 @@ static void pack_kv_bool(msgpack_packer *pk, const char *key, int v)
         msgpack_pack_false(pk);
 }
 
+/* Keys per kind of op: members/stats/status only "v" and "op"; the run ops
+ * their run keys; the log ops the run keys they use ("run", "limit", "fwd")
+ * and theirs. An agent that forwards a request re-encodes it, so every
+ * field an op reads must be written here. */
 int tsc_control_req_encode(const struct tsc_control_req *req, struct tsc_buf *out)
 {
     struct tsc_mp_writer w;
     size_t start = out->len;
-    if (req->op < TSC_CONTROL_OP_MEMBERS || req->op > TSC_CONTROL_OP_RESULTS)
+    if (req->op < TSC_CONTROL_OP_MEMBERS || req->op > TSC_CONTROL_OP_LOG_INDEX)
         return TSC_EINVAL;
-    int run_op = tsc_control_op_is_coordinator(req->op);
+    if (req->text_len > TSC_CONTROL_MAX_TEXT || (req->text_len > 0 && req->text == NULL))
+        return TSC_EINVAL;
+    int log_op = is_log_op(req->op);
+    int run_op = !log_op && tsc_control_op_is_coordinator(req->op);
     tsc_mp_writer_init(&w, out);
-    msgpack_pack_map(&w.pk, run_op ? 8 : 2);
+    msgpack_pack_map(&w.pk, run_op ? 8 : log_op ? 9 : 2);
     tsc__pack_kv_uint(&w.pk, "v", TSC_CONTROL_VERSION);
     tsc__pack_key(&w.pk, "op");
     tsc__pack_key(&w.pk, tsc_control_op_name(req->op));
@@ -73,6 +96,11 @@ int tsc_control_req_encode(const struct tsc_control_req *req, struct tsc_buf *ou
                                    strnlen(req->suite_name, sizeof req->suite_name));
         tsc__pack_kv_uint(&w.pk, "limit", req->limit);
         pack_kv_bool(&w.pk, "fwd", req->forwarded);
+    } else if (log_op) {
+        tsc__pack_kv_uint(&w.pk, "run", req->run);
+        tsc__pack_kv_uint(&w.pk, "limit", req->limit);
+        pack_kv_bool(&w.pk, "fwd", req->forwarded);
+        tsc__control_pack_log_req(&w.pk, req);
     }
     return tsc__pack_finish(&w, out, start);
 }
@@ -218,6 +246,9 @@ int tsc_control_req_decode(const uint8_t *p, size_t len, struct tsc_control_req 
                    tsc__key_is(k, klen, "suite") || tsc__key_is(k, klen, "suite_name") ||
                    tsc__key_is(k, klen, "limit") || tsc__key_is(k, klen, "fwd")) {
             if (tsc__control_decode_req_key(&r, k, klen, req) != 0)
+                goto malformed;
+        } else if (tsc__control_is_log_req_key(k, klen)) {
+            if (tsc__control_decode_log_req_key(&r, k, klen, req) != 0)
                 goto malformed;
         } else if (tsc_mp_skip(&r) != 0) {
             goto malformed;
@@ -498,6 +529,8 @@ static int decode_resp(struct tsc_mp_reader *r, struct tsc_control_resp *out)
             rc = tsc_mp_read_uint(r, &out->coordinator);
         } else if (tsc__control_is_run_key(k, klen)) {
             rc = tsc__control_decode_run_key(r, k, klen, out);
+        } else if (tsc__control_is_log_key(k, klen)) {
+            rc = tsc__control_decode_log_key(r, k, klen, out);
         } else {
             rc = tsc_mp_skip(r);
         }
@@ -533,6 +566,7 @@ void tsc_control_resp_free(struct tsc_control_resp *r)
     tsc_free(r->history);
     r->history = NULL;
     r->n_history = 0;
+    tsc__control_free_logs(r);
 }
 
 uint64_t tsc_control_resp_stat(const struct tsc_control_resp *r, const char *name, int *found)

@@ -64,6 +64,12 @@ enum tsc_control_op {
     TSC_CONTROL_OP_CANCEL = 6,     /* "run" */
     TSC_CONTROL_OP_HISTORY = 7,    /* "suite" (filter, may be ""), "limit" */
     TSC_CONTROL_OP_RESULTS = 8,    /* "run": every run-log record of the run */
+    /* Logs (wire/control_log.c; issue "Logs"): */
+    TSC_CONTROL_OP_LOG = 9,        /* "run" (0: this agent's current run), "text": lines to log */
+    TSC_CONTROL_OP_LOGS = 10,      /* "run", "from" (merged index), "limit": merged records */
+    TSC_CONTROL_OP_SEND = 11,      /* "run", "peer" (node name or id), "text": a message */
+    TSC_CONTROL_OP_RECV = 12,      /* "run", "peer" ("" = anyone), "timeout_ms" */
+    TSC_CONTROL_OP_LOG_INDEX = 13, /* "run": ranges of merged records and the errors */
 };
 
 /* Ops that only the coordinator answers; any other agent forwards them. */
@@ -80,6 +86,11 @@ const char *tsc_control_op_name(int op);
  *   coordinator: the receiver answers or fails, it never forwards again).
  * Replay: "run" is de-duplicated by nonce and "cancel" is idempotent, so a
  * replayed sealed request changes nothing. */
+/* Log ops add: "text": bin (log: one record per line, a trailing newline
+ * ignored; send: the message), "peer": str, "from": u64, "timeout_ms": u32.
+ * log, send and recv are answered by the agent they are sent to (a stage
+ * script's own agent); logs and log_index by the coordinator. */
+#define TSC_CONTROL_MAX_TEXT (1u << 20)
 struct tsc_control_req {
     int op; /* enum tsc_control_op */
     uint64_t run;
@@ -89,6 +100,11 @@ struct tsc_control_req {
     char suite_name[TSC_CONTROL_NAME];
     uint32_t limit;
     int forwarded;
+    const uint8_t *text; /* borrowed; at most TSC_CONTROL_MAX_TEXT */
+    size_t text_len;
+    char peer[TSC_CONTROL_NAME];
+    uint64_t from;
+    uint32_t timeout_ms;
 };
 
 /* Append the encoded request to out. 0, TSC_EINVAL (unknown op) or
@@ -208,6 +224,43 @@ int tsc_control_resp_encode_records(uint64_t self, uint64_t run,
 int tsc_control_resp_encode_history(uint64_t self, const struct tsc_control_run_summary *runs,
                                     size_t n, struct tsc_buf *out);
 
+/* Merged log records of a run (op logs) or its errors (op log_index):
+ *   {"run", "first": index of records[0], "records": [bin tsc_logrec],
+ *    "merged": records merged so far, "errors": [bin tsc_logmerge_error],
+ *    "finished": bool (every node of the run is done: nothing more comes)}
+ * Encoding borrows the arrays; decoding allocates them (bytes borrowed). */
+#define TSC_CONTROL_MAX_LOG_RECORDS 65536
+#define TSC_CONTROL_MAX_LOG_ERRORS  65536
+struct tsc_control_logs {
+    uint64_t run, first, merged;
+    int finished;
+    struct tsc_control_bytes *records;
+    size_t n_records;
+    struct tsc_control_bytes *errors;
+    size_t n_errors;
+};
+
+/* Op log_index: for each (stage, case, node) that has merged records, the
+ * first and last merged index and the count, in order of first index:
+ *   "ranges": [[stage, case, node, first, last, count], ...] beside "logs"
+ * (with no records). */
+#define TSC_CONTROL_MAX_LOG_RANGES 100000
+struct tsc_control_log_range {
+    uint32_t stage, case_index; /* case: TSC_LOGREC_NO_CASE (UINT32_MAX) when none */
+    uint64_t node, first, last, count;
+};
+
+/* Op log and send: {"run", "seq": the (last) record's sequence number}.
+ * Op recv: {"msg": {"run", "from", "seq", "text": bin}}. */
+int tsc_control_resp_encode_seq(uint64_t self, uint64_t run, uint64_t seq, struct tsc_buf *out);
+int tsc_control_resp_encode_logs(uint64_t self, const struct tsc_control_logs *l,
+                                 struct tsc_buf *out);
+int tsc_control_resp_encode_log_index(uint64_t self, const struct tsc_control_logs *l,
+                                      const struct tsc_control_log_range *ranges, size_t n,
+                                      struct tsc_buf *out);
+int tsc_control_resp_encode_msg(uint64_t self, uint64_t run, uint64_t from, uint64_t seq,
+                                const uint8_t *text, size_t len, struct tsc_buf *out);
+
 /* Decoded response. members is allocated by the decoder (free it with
  * tsc_control_resp_free); each member's record points into the input bytes,
  * which must outlive the response. */
@@ -230,6 +283,14 @@ struct tsc_control_resp {
     size_t n_records;
     struct tsc_control_run_summary *history; /* allocated */
     size_t n_history;
+    int has_seq, has_logs, has_msg, has_ranges;
+    uint64_t seq;                         /* log, send (run in `run`) */
+    struct tsc_control_logs logs;         /* logs, log_index: arrays allocated */
+    struct tsc_control_log_range *ranges; /* log_index: allocated */
+    size_t n_ranges;
+    uint64_t msg_run, msg_from, msg_seq; /* recv */
+    const uint8_t *msg_text;             /* borrowed */
+    size_t msg_len;
 };
 
 /* Decode a response into r (which needs no initialisation). 0,

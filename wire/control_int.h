@@ -45,7 +45,7 @@ static inline int tsc__pack_finish(struct tsc_mp_writer *w, struct tsc_buf *out,
     return rc;
 }
 
-/* enum tsc_control_op of a run op's name, or 0. */
+/* enum tsc_control_op of a run or log op's name, or 0. */
 int tsc__control_run_op(const char *s, uint32_t n);
 /* Decode the value of a run key of a request ("run", "nonce", "suite",
  * "suite_name", "limit", "fwd"). 0 or TSC_EMALFORMED. */
@@ -56,5 +56,21 @@ int tsc__control_is_run_key(const char *k, uint32_t klen);
 /* Decode its value. 0, TSC_EMALFORMED or TSC_ENOMEM. */
 int tsc__control_decode_run_key(struct tsc_mp_reader *r, const char *k, uint32_t klen,
                                 struct tsc_control_resp *out);
+
+/* control_log.c: the log ops. Is k a key of a log request ("text", "peer",
+ * "from", "timeout_ms")? Decode its value: 0 or TSC_EMALFORMED. */
+int tsc__control_is_log_req_key(const char *k, uint32_t klen);
+int tsc__control_decode_log_req_key(struct tsc_mp_reader *r, const char *k, uint32_t klen,
+                                    struct tsc_control_req *req);
+/* Append those four keys of req (the caller counted them in the map). */
+void tsc__control_pack_log_req(msgpack_packer *pk, const struct tsc_control_req *req);
+/* Is k a key of a log response ("seq", "logs", "ranges", "msg")? Decode
+ * its value: 0, TSC_EMALFORMED or TSC_ENOMEM (what was allocated stays in
+ * out, for tsc__control_free_logs). */
+int tsc__control_is_log_key(const char *k, uint32_t klen);
+int tsc__control_decode_log_key(struct tsc_mp_reader *r, const char *k, uint32_t klen,
+                                struct tsc_control_resp *out);
+/* Release the arrays of the log responses. */
+void tsc__control_free_logs(struct tsc_control_resp *r);
 
 #endif

@@ -19,9 +19,10 @@ static void pack_kv_bin(msgpack_packer *pk, const char *key, const uint8_t *p, s
     msgpack_pack_bin_with_body(pk, p, n);
 }
 
+/* The run ops and the log ops (their names are all in tsc_control_op_name). */
 int tsc__control_run_op(const char *s, uint32_t n)
 {
-    for (int op = TSC_CONTROL_OP_RUN; op <= TSC_CONTROL_OP_RESULTS; op++)
+    for (int op = TSC_CONTROL_OP_RUN; op <= TSC_CONTROL_OP_LOG_INDEX; op++)
         if (tsc__key_is(s, n, tsc_control_op_name(op)))
             return op;
     return 0;

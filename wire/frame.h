@@ -43,6 +43,9 @@ enum tsc_msg_type {
     TSC_MSG_STAGE_START = 40,  /* barrier/runlog.h: coordinator -> participant */
     TSC_MSG_STAGE_REPORT = 41, /* participant -> coordinator, signed */
     TSC_MSG_STAGE_CANCEL = 42, /* coordinator -> participant */
+    TSC_MSG_LOG_BATCH = 43,    /* logsync/ship.h: agent -> coordinator, stream */
+    TSC_MSG_LOG_ACK = 44,      /* coordinator -> agent, datagram */
+    TSC_MSG_LOG_MSG = 45,      /* agent -> agent: a message between stage scripts */
     TSC_MSG_TYPE_MAX = 63
 };
 

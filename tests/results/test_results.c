@@ -4,6 +4,9 @@
  * escape. The views are built by hand from the public structs, as
  * tsc_run_view_add would build them.
  *
+ * With the run's log index (failures_logs), failed stages show their log
+ * ranges, the command that shows them and their out-of-sequence errors.
+ *
  * `test_results --emit DIR` writes every fixture in every format to DIR
  * (NAME.txt, .json, .xml, .tap); validate.sh feeds those to xmllint
  * (docs/junit.xsd), prove and python3's JSON parser. */
@@ -35,6 +38,10 @@ struct fx {
     struct tsc_suite suite;
     struct tsc_suite_case cases[MAXC];
     char names[MAXC][64];
+    int with_logs; /* write with the log section below */
+    struct tsc_results_logs logs;
+    struct tsc_control_log_range ranges[8];
+    struct tsc_results_log_error errs[4];
 };
 
 /* Everything a script can print that a format could choke on. */
@@ -199,12 +206,46 @@ static void fx_cancelled(struct fx *x)
     fx_finish(x, TSC_RUN_CANCELLED);
 }
 
+/* The failures run with its log index: ranges of case_b run (stage 5) for
+ * m2, m3 and the coordinator (no participant: shown by its id), of suite
+ * finalize (13) for m3, of passing stages; errors: a gap in m2's records
+ * inside stage 5, a skew whose second record is in stage 5, a duplicate
+ * whose stage is not known (summary only). */
+#define COORD_ID 0xc0c0000000000001ull
+static void fx_failures_logs(struct fx *x)
+{
+    static const struct tsc_control_log_range ranges[] = {
+        {0, TSC_LOGREC_NO_CASE, 0xabc0000000000000ull, 1, 4, 4},
+        {5, 1, 0xabc0000000000001ull, 40, 90, 30},
+        {5, 1, 0xabc0000000000002ull, 41, 95, 20},
+        {5, 1, COORD_ID, 39, 39, 1},
+        {6, 1, 0xabc0000000000001ull, 96, 99, 4},
+        {13, TSC_LOGREC_NO_CASE, 0xabc0000000000002ull, 200, 210, 11},
+    };
+    fx_failures(x);
+    memcpy(x->ranges, ranges, sizeof ranges);
+    memset(x->errs, 0, sizeof x->errs);
+    x->errs[0].e = (struct tsc_logmerge_error){
+        TSC_LOGMERGE_GAP, 0xabc0000000000001ull, 12, 0xabc0000000000001ull, 15, 42, 0};
+    x->errs[0].a_stage = 5;
+    x->errs[0].b_stage = 5;
+    x->errs[1].e = (struct tsc_logmerge_error){
+        TSC_LOGMERGE_SKEW, 0xabc0000000000000ull, 3, 0xabc0000000000002ull, 7, 42, 2500};
+    x->errs[1].a_stage = TSC_RESULTS_NO_STAGE;
+    x->errs[1].b_stage = 5;
+    x->errs[2].e = (struct tsc_logmerge_error){TSC_LOGMERGE_DUPLICATE, COORD_ID, 9, 0, 0, 42, 0};
+    x->errs[2].a_stage = x->errs[2].b_stage = TSC_RESULTS_NO_STAGE;
+    x->logs =
+        (struct tsc_results_logs){x->ranges, sizeof ranges / sizeof ranges[0], x->errs, 3, 210, 1};
+    x->with_logs = 1;
+}
+
 static const struct {
     const char *name;
     void (*build)(struct fx *);
 } fixtures[] = {
     {"all_pass", fx_all_pass}, {"failures", fx_failures},   {"init_failed", fx_init_failed},
-    {"running", fx_running},   {"cancelled", fx_cancelled},
+    {"running", fx_running},   {"cancelled", fx_cancelled}, {"failures_logs", fx_failures_logs},
 };
 
 /* ---- helpers ---------------------------------------------------------------- */
@@ -216,7 +257,8 @@ static char *render(const struct fx *x, int format, size_t *len)
     size_t n = 0;
     FILE *f = open_memstream(&buf, &n);
     assert_non_null(f);
-    assert_int_equal(tsc_results_write(f, format, &x->v, &x->suite), 0);
+    assert_int_equal(
+        tsc_results_write_logs(f, format, &x->v, &x->suite, x->with_logs ? &x->logs : NULL), 0);
     assert_int_equal(fclose(f), 0);
     if (len != NULL)
         *len = n;
@@ -657,6 +699,126 @@ static void test_errors(void **state)
     fclose(out);
 }
 
+/* ---- the log section ----------------------------------------------------------- */
+
+static void test_logs_table(void **state)
+{
+    static struct fx x;
+    size_t n;
+    fx_failures_logs(&x);
+    char *t = render(&x, TSC_RESULTS_TABLE, &n);
+    assert_clean_utf8(t, n, "\n\t");
+    /* Under case_b run's FAILED block: each node's range and its command,
+     * then the errors that name a record of the stage. */
+    assert_has(t, "    line-30\n"
+                  "  logs of m2: records 40-90 (30): tscctl logs 42 --case case_b --node m2\n"
+                  "  logs of m3&<'\": records 41-95 (20): "
+                  "tscctl logs 42 --case case_b --node 'm3&<'\\''\"'\n"
+                  "  logs of c0c0000000000001: records 39-39 (1): "
+                  "tscctl logs 42 --case case_b --node c0c0000000000001\n"
+                  "  out of sequence: gap: m2 seq 12, m2 seq 15\n"
+                  "  out of sequence: skew: m1 seq 3, m3&<'\" seq 7, skew 2500 us\n");
+    assert_has(t, "  m3&<'\": timeout: killed\n    slow\n"
+                  "  logs of m3&<'\": records 200-210 (11): "
+                  "tscctl logs 42 --stage suite-finalize --node 'm3&<'\\''\"'\n");
+    /* The passing stages' ranges are not shown; case_c init failed without logs. */
+    assert_lacks(t, "records 96-99");
+    assert_lacks(t, "records 1-4");
+    assert_has(t, "  m1: error: spawn failed\n    (no output)\n\nFAILED suite finalize");
+    /* The summary names every error, the unattributed duplicate too. */
+    assert_has(t, "\nlogs: 210 records merged, 3 out-of-sequence errors\n"
+                  "  gap: m2 seq 12, m2 seq 15\n"
+                  "  skew: m1 seq 3, m3&<'\" seq 7, skew 2500 us\n"
+                  "  duplicate: c0c0000000000001 seq 9\n");
+    assert_int_equal(count(t, "duplicate"), 1);
+    free(t);
+
+    /* Unfinished merge, no errors; without an index nothing at all. */
+    x.logs.finished = 0;
+    x.logs.n_errors = 0;
+    t = render(&x, TSC_RESULTS_TABLE, NULL);
+    assert_has(t, "\nlogs: 210 records merged so far, 0 out-of-sequence errors\n");
+    assert_lacks(t, "out of sequence:");
+    free(t);
+    x.with_logs = 0;
+    t = render(&x, TSC_RESULTS_TABLE, NULL);
+    assert_lacks(t, "logs");
+    free(t);
+}
+
+/* Two participants with one name: both are shown (and selected) by id. */
+static void test_logs_ambiguous_names(void **state)
+{
+    static struct fx x;
+    fx_failures_logs(&x);
+    snprintf(x.parts[2].name, sizeof x.parts[2].name, "m2");
+    char *t = render(&x, TSC_RESULTS_TABLE, NULL);
+    assert_has(t, "  logs of abc0000000000001: records 40-90 (30): "
+                  "tscctl logs 42 --case case_b --node abc0000000000001\n");
+    assert_has(t, "  out of sequence: gap: abc0000000000001 seq 12, abc0000000000001 seq 15\n");
+    free(t);
+}
+
+static void test_logs_json(void **state)
+{
+    static struct fx x;
+    size_t n;
+    fx_failures_logs(&x);
+    char *j = render(&x, TSC_RESULTS_JSON, &n);
+    assert_clean_utf8(j, n, "\n");
+    assert_int_equal(count(j, "\n"), 1);
+    assert_has(j, "\"results\":[],\"logs\":{\"ranges\":[],\"errors\":[]}}");
+    assert_has(j, ",\"logs\":{\"ranges\":[{\"node\":\"abc0000000000001\",\"name\":\"m2\","
+                  "\"first\":40,\"last\":90,\"count\":30,"
+                  "\"command\":\"tscctl logs 42 --case case_b --node m2\"},"
+                  "{\"node\":\"abc0000000000002\",\"name\":\"m3&<'\\\"\",\"first\":41,");
+    assert_has(j, "\"errors\":[{\"kind\":\"gap\",\"a\":{\"node\":\"abc0000000000001\","
+                  "\"name\":\"m2\",\"seq\":12,\"stage\":5},\"b\":{\"node\":\"abc0000000000001\","
+                  "\"name\":\"m2\",\"seq\":15,\"stage\":5},\"skew_us\":0,"
+                  "\"text\":\"gap: m2 seq 12, m2 seq 15\"},");
+    assert_has(j, "\"logs\":{\"merged\":210,\"finished\":true,\"errors\":[");
+    assert_has(j, "{\"kind\":\"duplicate\",\"a\":{\"node\":\"c0c0000000000001\","
+                  "\"name\":\"c0c0000000000001\",\"seq\":9,\"stage\":null},\"b\":null,"
+                  "\"skew_us\":0,\"text\":\"duplicate: c0c0000000000001 seq 9\"}]}}\n");
+    /* One logs object per stage and one at the top. */
+    assert_int_equal(count(j, "\"logs\":{"), 15);
+    free(j);
+}
+
+static void test_logs_junit_and_tap(void **state)
+{
+    static struct fx x;
+    size_t n;
+    fx_failures_logs(&x);
+    char *s = render(&x, TSC_RESULTS_JUNIT, &n);
+    assert_clean_utf8(s, n, "\n\t");
+    assert_has(s, "<property name=\"tsc.log_records\" value=\"210\"/>\n"
+                  "      <property name=\"tsc.log_errors\" value=\"3\"/>\n    </properties>\n");
+    assert_has(s, "  m3&amp;&lt;&apos;&quot;: failed, signal 9\n"
+                  "  logs of m2: records 40-90 (30): tscctl logs 42 --case case_b --node m2\n"
+                  "  logs of m3&amp;&lt;&apos;&quot;: records 41-95 (20): tscctl logs 42 --case "
+                  "case_b --node &apos;m3&amp;&lt;&apos;\\&apos;&apos;&quot;&apos;\n");
+    assert_has(s, "  out of sequence: gap: m2 seq 12, m2 seq 15\n");
+    assert_has(s, "    </testcase>\n    <system-out>logs: 210 records merged, 3 out-of-sequence "
+                  "errors\n  gap: m2 seq 12, m2 seq 15\n");
+    assert_has(s, "</system-out>\n  </testsuite>\n</testsuites>\n");
+    free(s);
+
+    char *t = render(&x, TSC_RESULTS_TAP, &n);
+    assert_clean_utf8(t, n, "\n\t");
+    assert_tap_grammar(t, 5);
+    assert_has(t, "#   line-30\n"
+                  "# logs of m2: records 40-90 (30): tscctl logs 42 --case case_b --node m2\n");
+    assert_has(t, "# out of sequence: skew: m1 seq 3, m3&<'\" seq 7, skew 2500 us\n"
+                  "not ok 3 - case_c\n");
+    assert_has(t, "# logs of m3&<'\": records 200-210 (11): "
+                  "tscctl logs 42 --stage suite-finalize --node 'm3&<'\\''\"'\n");
+    assert_has(t, "not ok 5 - suite finalize\n");
+    assert_true(strstr(t, "# logs: 210 records merged, 3 out-of-sequence errors\n"
+                          "#   gap: m2 seq 12, m2 seq 15\n") > strstr(t, "not ok 5"));
+    free(t);
+}
+
 /* Write every fixture in every format to dir, for validate.sh. */
 static int emit(const char *dir)
 {
@@ -668,7 +830,9 @@ static int emit(const char *dir)
         for (int f = TSC_RESULTS_TABLE; f <= TSC_RESULTS_TAP; f++) {
             snprintf(path, sizeof path, "%s/%s.%s", dir, fixtures[i].name, ext[f]);
             FILE *out = fopen(path, "w");
-            if (out == NULL || tsc_results_write(out, f, &x.v, &x.suite) != 0 || fclose(out) != 0) {
+            if (out == NULL ||
+                tsc_results_write_logs(out, f, &x.v, &x.suite, x.with_logs ? &x.logs : NULL) != 0 ||
+                fclose(out) != 0) {
                 fprintf(stderr, "test_results: cannot write %s\n", path);
                 return 1;
             }
@@ -695,6 +859,10 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_tap),
         cmocka_unit_test(test_odd_views),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_logs_table),
+        cmocka_unit_test(test_logs_ambiguous_names),
+        cmocka_unit_test(test_logs_json),
+        cmocka_unit_test(test_logs_junit_and_tap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tsc — the results formats as their real readers see them. test_results
 # --emit writes every fixture (all_pass, failures, init_failed, running,
-# cancelled) in every format; then:
+# cancelled, failures_logs: failures with its log section) in every format;
+# then:
 #   junit  xmllint validates it against docs/junit.xsd, and the text of a
 #          <system-out> reads back with the script's "</system-out>" in it;
 #   json   python3 parses it; a few values are checked after decoding;
@@ -21,7 +22,7 @@ FAILS=0
 fail() { echo "FAIL: $*"; FAILS=$((FAILS + 1)); }
 
 "$BIN" --emit "$DIR" || { echo "FAIL: $BIN --emit"; exit 1; }
-FIXTURES="all_pass failures init_failed running cancelled"
+FIXTURES="all_pass failures init_failed running cancelled failures_logs"
 
 for fx in $FIXTURES; do
   xmllint --noout --schema "$XSD" "$DIR/$fx.xml" 2>"$DIR/$fx.xmllint" ||
@@ -62,6 +63,29 @@ assert d["stages"][8]["outcome"] == "skipped"
 assert d["participants"][2]["name"] == "m3&<'\"", d["participants"][2]
 PY
 
+# The log section, decoded: the command survives XML and JSON escaping and
+# runs in a shell as the name it quotes.
+python3 - "$DIR/failures_logs.json" <<'PY' || fail "failures_logs.json values"
+import json, shlex, sys
+d = json.load(open(sys.argv[1]))
+st = d["stages"][5]["logs"]
+assert [r["name"] for r in st["ranges"]] == ["m2", "m3&<'\"", "c0c0000000000001"], st
+cmd = shlex.split(st["ranges"][1]["command"])
+assert cmd == ["tscctl", "logs", "42", "--case", "case_b", "--node", "m3&<'\""], cmd
+assert [e["kind"] for e in st["errors"]] == ["gap", "skew"], st["errors"]
+assert st["errors"][1]["b"]["stage"] == 5 and st["errors"][1]["a"]["stage"] is None
+assert d["stages"][13]["logs"]["ranges"][0]["command"].endswith("--stage suite-finalize --node 'm3&<'\\''\"'")
+assert d["stages"][4]["logs"] == {"ranges": [], "errors": []}
+assert d["logs"]["merged"] == 210 and d["logs"]["finished"] is True
+assert [e["kind"] for e in d["logs"]["errors"]] == ["gap", "skew", "duplicate"]
+assert d["logs"]["errors"][2]["b"] is None
+PY
+cmd=$(xmllint --xpath 'string(//testcase[@name="case_b"]/failure)' "$DIR/failures_logs.xml" |
+  grep -F 'logs of m3' | sed 's/.*: tscctl/tscctl/')
+[ "$(eval "set -- $cmd"; echo "$7")" = "m3&<'\"" ] || fail "junit log command: $cmd"
+xmllint --xpath 'string(/testsuites/testsuite/system-out)' "$DIR/failures_logs.xml" |
+  grep -qF 'duplicate: c0c0000000000001 seq 9' || fail "junit log summary"
+
 perl -MTAP::Parser -e '
   my $p = TAP::Parser->new({ source => $ARGV[0] });
   my @msgs;
@@ -81,4 +105,4 @@ if [ $FAILS -ne 0 ]; then
   cp -r "$DIR" "${DIR}.kept"
   exit 1
 fi
-echo "ok: junit, json and tap of 5 runs read back by xmllint, python3 and prove"
+echo "ok: junit, json and tap of 6 runs read back by xmllint, python3 and prove"

@@ -1,0 +1,168 @@
+/* tsc — runs the fuzz_logship target (fuzz/fuzz_logship.c) without
+ * libFuzzer, so every build, the ASan one included, exercises it: each seed
+ * message and its prefixes, deterministic random mutations of the seeds, and
+ * random byte strings, with allocation failures enabled (TSC_FUZZ_OOM=1).
+ * The target aborts on any broken invariant; ASan/UBSan catch the rest. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/prng.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int tsc_fuzz_logship_seeds(void (*emit)(void *ctx, const char *name, const uint8_t *p, size_t n),
+                           void *ctx);
+
+#ifdef TSC_SANITIZED_BUILD
+#define MUTATIONS 500
+#define RANDOM    1000
+#else
+#define MUTATIONS 2000
+#define RANDOM    5000
+#endif
+#define MAX_SEEDS 16
+#define MAX_INPUT 8192
+
+struct corpus {
+    unsigned n;
+    uint8_t *p[MAX_SEEDS];
+    size_t len[MAX_SEEDS];
+};
+
+static void collect(void *ctx, const char *name, const uint8_t *p, size_t n)
+{
+    struct corpus *c = ctx;
+    (void)name;
+    assert_true(c->n < MAX_SEEDS);
+    assert_true(n <= MAX_INPUT);
+    c->p[c->n] = malloc(n ? n : 1);
+    memcpy(c->p[c->n], p, n);
+    c->len[c->n++] = n;
+}
+
+/* An exact-size copy, so ASan sees any read past the end. */
+static void run(const uint8_t *p, size_t n)
+{
+    uint8_t *x = calloc(n ? n : 1, 1); /* calloc: gcc -O2 sees no uninitialised read */
+    if (n > 0)
+        memcpy(x, p, n);
+    LLVMFuzzerTestOneInput(x, n);
+    free(x);
+}
+
+static int setup(void **state)
+{
+    setenv("TSC_FUZZ_OOM", "1", 1);
+    struct corpus *c = calloc(1, sizeof *c);
+    assert_int_equal(tsc_fuzz_logship_seeds(collect, c), 0);
+    assert_true(c->n >= 6);
+    *state = c;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct corpus *c = *state;
+    if (c == NULL)
+        return 0;
+    for (unsigned i = 0; i < c->n; i++)
+        free(c->p[i]);
+    free(c);
+    return 0;
+}
+
+static void test_seeds_and_prefixes(void **state)
+{
+    const struct corpus *c = *state;
+    run(NULL, 0);
+    for (unsigned i = 0; i < c->n; i++) {
+        assert_true(c->len[i] > 16);
+        for (size_t cut = 0; cut <= c->len[i]; cut++)
+            run(c->p[i], cut);
+    }
+}
+
+static void mutate(struct tsc_prng *g, const struct corpus *c, uint8_t *buf, size_t *n)
+{
+    int edits = 1 + (int)tsc_prng_below(g, 4);
+    for (int e = 0; e<edits && * n> 1; e++) {
+        size_t at = tsc_prng_below(g, *n);
+        switch (tsc_prng_below(g, 6)) {
+        case 0:
+            buf[at] = (uint8_t)tsc_prng_next(g);
+            break;
+        case 1: /* a small number: opcodes, counts, modes */
+            buf[at] = (uint8_t)tsc_prng_below(g, 16);
+            break;
+        case 2:
+            *n = at + 1;
+            break;
+        case 3:
+            if (*n < MAX_INPUT) {
+                memmove(buf + at + 1, buf + at, *n - at);
+                buf[at] = (uint8_t)tsc_prng_below(g, 64);
+                (*n)++;
+            }
+            break;
+        case 4:
+            memmove(buf + at, buf + at + 1, *n - at - 1);
+            (*n)--;
+            break;
+        default: { /* the tail of another seed from here on */
+            unsigned j = (unsigned)tsc_prng_below(g, c->n);
+            size_t from = tsc_prng_below(g, c->len[j] + 1);
+            size_t take = c->len[j] - from;
+            if (at + take > MAX_INPUT)
+                take = MAX_INPUT - at;
+            memcpy(buf + at, c->p[j] + from, take);
+            *n = at + take;
+            break;
+        }
+        }
+    }
+}
+
+static void test_mutations(void **state)
+{
+    const struct corpus *c = *state;
+    static uint8_t buf[MAX_INPUT];
+    struct tsc_prng g;
+    tsc_prng_seed(&g, 20250101);
+    for (unsigned i = 0; i < c->n; i++) {
+        for (int k = 0; k < MUTATIONS; k++) {
+            size_t n = c->len[i];
+            memcpy(buf, c->p[i], n);
+            mutate(&g, c, buf, &n);
+            run(buf, n);
+        }
+    }
+}
+
+static void test_random_bytes(void **state)
+{
+    static uint8_t buf[2048];
+    struct tsc_prng g;
+    tsc_prng_seed(&g, 4242);
+    for (int k = 0; k < RANDOM; k++) {
+        size_t n = tsc_prng_below(&g, sizeof buf);
+        for (size_t i = 0; i < n; i++)
+            buf[i] = (uint8_t)tsc_prng_next(&g);
+        run(buf, n);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_seeds_and_prefixes),
+        cmocka_unit_test(test_mutations),
+        cmocka_unit_test(test_random_bytes),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
