@@ -208,6 +208,9 @@ static void rdb_tune(struct rdb *r)
     r->log_opts = rocksdb_options_create_copy(o);
     rocksdb_options_set_write_buffer_size(r->log_opts, 32 << 20);
     rocksdb_options_set_max_write_buffer_number(r->log_opts, 3);
+    /* Log text compresses, but snappy on every flush costs more CPU than
+     * the coordinator can spare while it merges at full rate. */
+    rocksdb_options_set_compression(r->log_opts, rocksdb_no_compression);
     rocksdb_options_set_max_total_wal_size(o, 128 << 20);
 }
 
