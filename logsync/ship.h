@@ -75,8 +75,9 @@ int tsc_logbatch_decode(const uint8_t *p, size_t len, struct tsc_logbatch *b);
 
 /* TSC_MSG_LOG_ACK, coordinator -> agent, datagram:
  *   [run, node, epoch, have, lamport, done(bool)]
- * have: records 1..have of (run, node) are durable in the sink's store (or
- * were skipped over as a reported gap); lamport: the largest Lamport time
+ * have: records 1..have of (run, node) are durable in the sink's store (a
+ * gap the merge skipped keeps have below it until the records arrive, so the
+ * agent resends them); lamport: the largest Lamport time
  * the sink has received in this run; done: the sink has the node's DONE. */
 struct tsc_logack {
     uint64_t run, node, epoch, have, lamport;

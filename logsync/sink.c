@@ -18,6 +18,23 @@
  *    ack (when it has ever sent a batch: the ack needs its epoch). lamport
  *    is the largest Lamport time received in the run (records and promises).
  *  - DURABLE(t) makes every write up to t durable (one store, in order).
+ *  - Holes. A GAP (from the merge: named (node, b_seq) and (node, a_seq))
+ *    leaves seqs b_seq+1..a_seq-1 unstored; the row keeps up to MAX_HOLES
+ *    such ranges, lowest first. have = (lowest hole's first seq) - 1, else
+ *    delivered; the acks carry the durable have. A hole that does not fit
+ *    sets a ceiling instead: have stays below its first seq for as long as
+ *    this engine lives (the agent keeps those records; its stream does not
+ *    finish), as nothing tells which of them a later resend would bring.
+ *    Records at or below delivered are the sink's, not the merge's, once
+ *    the node had a hole in this merge's life: in a hole they are stored at
+ *    the run's next index (the merge's indices shift by the number so
+ *    stored) with a LATE error, else dropped as resends. The merge would
+ *    drop them (a restored merge takes every seq up to delivered as a
+ *    resend; its history forgets) or release one the sink already stored.
+ *    So DUPLICATE checks of resends stop at the node's first hole.
+ *    Only the lowest hole is in the stored row: after a crash the higher
+ *    ones of a node with several are forgotten (their records then count
+ *    as resends).
  *  - Finishing. A run finishes when every node it knows is done (each DONE's
  *    last record released, or RUN_END + run_end_wait), nothing is buffered;
  *    or when it is the oldest open run and one more must open. Its rows are
@@ -42,14 +59,23 @@
 
 enum { RUN_ACTIVE = 0, RUN_FINISHING, RUN_FINISHED };
 
+#define MAX_HOLES 8 /* per row, in memory */
+
+struct hole {
+    uint64_t lo, hi, next; /* next: the record after it, as its GAP named it */
+};
+
 struct srow {
     uint64_t node;
     uint64_t delivered, last_lamport, last_wall, done_seq;
-    uint64_t dur_delivered;      /* as of the last durable write */
-    uint64_t epoch;              /* of its last batch */
-    uint64_t dp_seq, dp_promise; /* a NODE_DONE put off (done_pending) */
-    uint64_t dirty, acked;       /* step stamps */
-    uint8_t done, dur_done, heard, ack_want, done_pending;
+    uint64_t dur_delivered, dur_have; /* as of the last durable write */
+    struct hole holes[MAX_HOLES];     /* lowest first, disjoint, below delivered */
+    uint64_t ceiling;                 /* a hole that did not fit: have < ceiling (0: none) */
+    uint64_t sink_from;               /* seqs >= this and <= delivered are the sink's (0: none) */
+    uint64_t epoch;                   /* of its last batch */
+    uint64_t dp_seq, dp_promise;      /* a NODE_DONE put off (done_pending) */
+    uint64_t dirty, acked;            /* step stamps */
+    uint8_t done, dur_done, heard, ack_want, done_pending, n_holes;
 };
 
 struct srun {
@@ -57,6 +83,7 @@ struct srun {
     struct srow *rows; /* sorted by node */
     size_t n_rows, cap_rows;
     uint64_t next_index, n_errors, lamport;
+    uint64_t shift; /* records the sink stored itself since its merge opened */
     int state, forced, retry;
     struct tsc_logmerge *m;
     uint64_t deadline; /* the merge's */
@@ -73,7 +100,7 @@ struct dirty {
 
 struct snap {
     struct srun *run;
-    uint64_t node, delivered;
+    uint64_t node, delivered, have;
     int done;
 };
 
@@ -124,6 +151,9 @@ struct tsc_logsink {
     size_t n_acks, cap_acks;
     uint64_t *finished;
     size_t n_finished, cap_finished;
+
+    struct tsc_logrec *scratch; /* a batch's records for the merge */
+    size_t cap_scratch;
 
     struct tsc_logsink_stats st;
 };
@@ -217,6 +247,7 @@ void tsc_logsink_free(struct tsc_logsink *k)
     tsc_free(k->rows);
     tsc_free(k->acks);
     tsc_free(k->finished);
+    tsc_free(k->scratch);
     tsc_free(k);
 }
 
@@ -375,6 +406,80 @@ static int row_get(struct tsc_logsink *k, struct srun *r, uint64_t node, struct 
     return 0;
 }
 
+/* ---- holes --------------------------------------------------------------------------- */
+
+/* The highest h with records 1..h all stored (as far as this engine knows). */
+static uint64_t row_have(const struct srow *w)
+{
+    uint64_t h = w->n_holes > 0 ? w->holes[0].lo - 1 : w->delivered;
+    if (w->ceiling != 0 && w->ceiling - 1 < h)
+        h = w->ceiling - 1;
+    return h;
+}
+
+/* A GAP passed over lo..hi; next: the record it named after them. Kept
+ * sorted; past MAX_HOLES the highest becomes the ceiling. */
+static void hole_add(struct srow *w, uint64_t lo, uint64_t hi, uint64_t next)
+{
+    if (lo == 0 || lo > hi)
+        return;
+    size_t p = 0;
+    while (p < w->n_holes && w->holes[p].lo < lo)
+        p++;
+    if (p == MAX_HOLES) {
+        if (w->ceiling == 0 || lo < w->ceiling)
+            w->ceiling = lo;
+    } else {
+        if (w->n_holes == MAX_HOLES) {
+            const struct hole *last = &w->holes[MAX_HOLES - 1];
+            if (w->ceiling == 0 || last->lo < w->ceiling)
+                w->ceiling = last->lo;
+            w->n_holes--;
+        }
+        memmove(w->holes + p + 1, w->holes + p, (w->n_holes - p) * sizeof *w->holes);
+        w->holes[p] = (struct hole){lo, hi, next};
+        w->n_holes++;
+    }
+    if (w->sink_from == 0 || lo < w->sink_from)
+        w->sink_from = lo;
+}
+
+static const struct hole *hole_find(const struct srow *w, uint64_t seq)
+{
+    for (size_t i = 0; i < w->n_holes; i++)
+        if (w->holes[i].lo <= seq && seq <= w->holes[i].hi)
+            return &w->holes[i];
+    return NULL;
+}
+
+/* seq is stored now: out of its hole. 0 when a full list cannot split a
+ * hole (the record is not stored now: it comes again, the lowest first). */
+static int hole_take(struct srow *w, uint64_t seq)
+{
+    for (size_t i = 0; i < w->n_holes; i++) {
+        struct hole *h = &w->holes[i];
+        if (seq < h->lo || seq > h->hi)
+            continue;
+        if (h->lo == h->hi) {
+            memmove(h, h + 1, (w->n_holes - i - 1) * sizeof *h);
+            w->n_holes--;
+        } else if (seq == h->lo) {
+            h->lo++;
+        } else if (seq == h->hi) {
+            h->hi--;
+        } else if (w->n_holes < MAX_HOLES) {
+            memmove(h + 1, h, (w->n_holes - i) * sizeof *h);
+            w->n_holes++;
+            h[0].hi = seq - 1;
+            h[1].lo = seq + 1;
+        } else {
+            return 0;
+        }
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- merge steps ------------------------------------------------------------------ */
 
 static int arena_reserve(struct tsc_logsink *k, size_t need, uint8_t **out)
@@ -413,6 +518,23 @@ static size_t rec_bytes(const struct tsc_logrec *x)
     return align8(sizeof *x) + align8(x->clock.n * sizeof *x->clock.e) + align8(x->len);
 }
 
+/* x copied to p (rec_bytes(x) of arena). */
+static const struct tsc_logrec *copy_rec(uint8_t *p, const struct tsc_logrec *x)
+{
+    struct tsc_logrec *c = (struct tsc_logrec *)(void *)p;
+    struct tsc_vclock_entry *e = (struct tsc_vclock_entry *)(void *)(p + align8(sizeof *x));
+    uint8_t *text = (uint8_t *)e + align8(x->clock.n * sizeof *e);
+    *c = *x;
+    if (x->clock.n > 0)
+        memcpy(e, x->clock.e, x->clock.n * sizeof *e);
+    if (x->len > 0)
+        memcpy(text, x->text, x->len);
+    c->clock.e = e;
+    c->clock.cap = x->clock.n;
+    c->text = text;
+    return c;
+}
+
 /* The merge of r is about to step again: keep its earlier releases. */
 static int keep_releases(struct tsc_logsink *k, struct srun *r)
 {
@@ -426,18 +548,7 @@ static int keep_releases(struct tsc_logsink *k, struct srun *r)
         return TSC_ENOMEM;
     for (size_t i = r->out_from; i < r->out_to; i++) {
         const struct tsc_logrec *x = k->writes[i].rec;
-        struct tsc_logrec *c = (struct tsc_logrec *)(void *)p;
-        struct tsc_vclock_entry *e = (struct tsc_vclock_entry *)(void *)(p + align8(sizeof *x));
-        uint8_t *text = (uint8_t *)e + align8(x->clock.n * sizeof *e);
-        *c = *x;
-        if (x->clock.n > 0)
-            memcpy(e, x->clock.e, x->clock.n * sizeof *e);
-        if (x->len > 0)
-            memcpy(text, x->text, x->len);
-        c->clock.e = e;
-        c->clock.cap = x->clock.n;
-        c->text = text;
-        k->writes[i].rec = c;
+        k->writes[i].rec = copy_rec(p, x);
         p += rec_bytes(x);
     }
     r->out_to = r->out_from;
@@ -465,13 +576,15 @@ static void collect(struct tsc_logsink *k, struct srun *r, const struct tsc_logm
         const struct tsc_logrec *x = up->released[i].rec;
         struct tsc_logsink_write *o = &k->writes[k->n_writes++];
         o->run = r->id;
-        o->index = up->released[i].index;
+        o->index = up->released[i].index + r->shift;
         o->rec = x;
         if (o->index >= r->next_index)
             r->next_index = o->index + 1;
         if (w == NULL || w->node != x->node)
             w = row_find(r, x->node);
         if (w != NULL) {
+            if (x->seq <= w->delivered && w->n_holes > 0)
+                hole_take(w, x->seq); /* not expected: the sink keeps such seqs away */
             row_released(w, x);
             mark(k, r, w);
         }
@@ -483,10 +596,12 @@ static void collect(struct tsc_logsink *k, struct srun *r, const struct tsc_logm
         k->errors[k->n_errors++].run = r->id;
         r->n_errors++;
         /* A GAP passes over the missing seqs: delivered moves to just
-         * before the record it names. */
-        if (e->kind == TSC_LOGMERGE_GAP && e->a_seq > 0 && (w = row_find(r, e->a_node)) != NULL &&
-            e->a_seq - 1 > w->delivered) {
-            w->delivered = e->a_seq - 1;
+         * before the record it names, and they are a hole of the row. */
+        if (e->kind == TSC_LOGMERGE_GAP && e->a_seq > 0 && (w = row_find(r, e->a_node)) != NULL) {
+            if (e->a_seq - 1 > e->b_seq)
+                hole_add(w, e->b_seq + 1, e->a_seq - 1, e->a_seq);
+            if (e->a_seq - 1 > w->delivered)
+                w->delivered = e->a_seq - 1;
             mark(k, r, w);
         }
     }
@@ -586,7 +701,8 @@ static void check_finish(struct tsc_logsink *k, struct srun *r)
         return;
     for (size_t i = 0; i < r->n_rows; i++) {
         const struct srow *w = &r->rows[i];
-        if (!w->done || w->done_pending || (!r->forced && w->delivered < w->done_seq))
+        if (!w->done || w->done_pending ||
+            (!r->forced && (w->delivered < w->done_seq || row_have(w) < w->delivered)))
             return;
     }
     if (r->m != NULL && tsc_logmerge_stats(r->m)->buffered > 0)
@@ -628,6 +744,11 @@ static int open_run(struct tsc_logsink *k, struct srun *r)
     r->m = m;
     r->deadline = TSC_TIME_NEVER;
     r->forced = 0;
+    r->shift = 0;
+    /* The new merge takes every seq up to delivered for a resend: the
+     * holes stay the sink's, the rest may go to the merge again. */
+    for (size_t i = 0; i < r->n_rows; i++)
+        r->rows[i].sink_from = 0;
     if (r->state != RUN_ACTIVE) {
         r->state = RUN_ACTIVE;
         list_del(k->fin, &k->n_fin, r);
@@ -655,7 +776,7 @@ static void add_ack(struct tsc_logsink *k, const struct srun *r, struct srow *w)
     a->run = r->id;
     a->node = w->node;
     a->epoch = w->epoch;
-    a->have = w->dur_delivered;
+    a->have = w->dur_have;
     a->lamport = r->lamport;
     a->done = w->dur_done;
     w->acked = k->stamp;
@@ -665,7 +786,50 @@ static void add_ack(struct tsc_logsink *k, const struct srun *r, struct srow *w)
 
 static int row_settled(const struct srow *w)
 {
-    return w->dur_delivered == w->delivered && w->dur_done == w->done;
+    return w->dur_delivered == w->delivered && w->dur_have == row_have(w) && w->dur_done == w->done;
+}
+
+/* Is x (at or below its row's delivered) the sink's to decide, not the
+ * merge's? Everything in a hole is; and after the node's first hole in
+ * this merge's life, every seq from there up (the merge took them for
+ * passed over and would release a resend of one the sink stored). */
+static int sinks_own(const struct srow *w, const struct tsc_logrec *x)
+{
+    return x->seq <= w->delivered &&
+           ((w->sink_from != 0 && x->seq >= w->sink_from) || hole_find(w, x->seq) != NULL);
+}
+
+/* Store the records of b that fill holes of w, at the run's next indices,
+ * each with a LATE error naming the record after its hole. Room for n of
+ * them is reserved (writes, errors, arena at p). */
+static void fill_holes(struct tsc_logsink *k, struct srun *r, struct srow *w,
+                       const struct tsc_logbatch *b, uint8_t *p)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        const struct tsc_logrec *x = &b->records[i];
+        const struct hole *h = x->seq <= w->delivered ? hole_find(w, x->seq) : NULL;
+        if (h == NULL)
+            continue;
+        uint64_t next = h->next;
+        if (!hole_take(w, x->seq))
+            continue;
+        struct tsc_logsink_write *o = &k->writes[k->n_writes++];
+        o->run = r->id;
+        o->index = r->next_index++;
+        o->rec = copy_rec(p, x);
+        p += rec_bytes(x);
+        if (r->m != NULL)
+            r->shift++;
+        struct tsc_logmerge_error *e = &k->errors[k->n_errors++];
+        memset(e, 0, sizeof *e);
+        e->kind = TSC_LOGMERGE_LATE;
+        e->a_node = e->b_node = w->node;
+        e->a_seq = x->seq;
+        e->b_seq = next;
+        e->run = r->id;
+        r->n_errors++;
+        mark(k, r, w);
+    }
 }
 
 static int on_batch(struct tsc_logsink *k, const struct tsc_logbatch *b)
@@ -685,20 +849,50 @@ static int on_batch(struct tsc_logsink *k, const struct tsc_logbatch *b)
 
     int beyond = 0;
     uint64_t resends = 0;
+    size_t n_own = 0, n_fill = 0, fill_bytes = 0;
     for (size_t i = 0; i < b->n; i++) {
         const struct tsc_logrec *x = &b->records[i];
-        if (x->seq <= w->delivered)
-            resends++;
-        else
+        if (x->seq > w->delivered) {
             beyond = 1;
+        } else if (hole_find(w, x->seq) != NULL) {
+            n_fill++;
+            fill_bytes += rec_bytes(x);
+        } else {
+            resends++;
+        }
+        n_own += sinks_own(w, x);
     }
     if (r->state != RUN_ACTIVE && beyond && (rc = open_run(k, r)) != 0)
         return rc;
     if (r->state == RUN_ACTIVE && r->m == NULL && (rc = open_run(k, r)) != 0)
         return rc;
+    w = row_find(r, b->node);
+    /* What the merge gets: decided before the fillers leave their holes. */
+    const struct tsc_logrec *recs = b->records;
+    size_t n = b->n;
+    if (n_own > 0 && r->m != NULL) {
+        if (grow((void **)&k->scratch, &k->cap_scratch, b->n, sizeof *k->scratch) != 0)
+            return TSC_ENOMEM;
+        n = 0;
+        for (size_t i = 0; i < b->n; i++)
+            if (!sinks_own(w, &b->records[i]))
+                k->scratch[n++] = b->records[i];
+        recs = k->scratch;
+    }
+    /* The hole fillers first: if the merge step then fails, they are
+     * stored anyway (the update goes out) and the batch comes again. */
+    if (n_fill > 0) {
+        uint8_t *p;
+        if (grow((void **)&k->writes, &k->cap_writes, k->n_writes + n_fill, sizeof *k->writes) !=
+                0 ||
+            grow((void **)&k->errors, &k->cap_errors, k->n_errors + n_fill, sizeof *k->errors) !=
+                0 ||
+            arena_reserve(k, fill_bytes, &p) != 0)
+            return TSC_ENOMEM;
+        fill_holes(k, r, w, b, p);
+    }
     if (r->m != NULL) {
-        rc = merge_step(k, r, TSC_LOGMERGE_EV_BATCH, b->node, b->records, b->n, &b->watermark,
-                        b->promise);
+        rc = merge_step(k, r, TSC_LOGMERGE_EV_BATCH, b->node, recs, n, &b->watermark, b->promise);
         if (rc != 0)
             return rc;
     }
@@ -843,6 +1037,13 @@ static int on_restore(struct tsc_logsink *k, const struct tsc_logsink_row *row)
         return rc;
     k->n_dirty = 0; /* the store has it: nothing to write */
     w->delivered = w->dur_delivered = row->delivered;
+    w->n_holes = 0;
+    w->ceiling = w->sink_from = 0;
+    /* The lowest hole (a stored row is trusted only as far as it is sane). */
+    if (row->hole_lo != 0 && row->hole_lo <= row->hole_hi && row->hole_hi <= row->delivered)
+        hole_add(w, row->hole_lo, row->hole_hi, row->hole_hi + 1);
+    w->sink_from = 0;
+    w->dur_have = row_have(w);
     w->last_lamport = row->last_lamport;
     w->last_wall = row->last_wall;
     w->done = w->dur_done = row->done != 0;
@@ -878,8 +1079,10 @@ static int on_durable(struct tsc_logsink *k, uint64_t token)
             if (w == NULL)
                 continue;
             int moved = 0;
-            if (s->delivered > w->dur_delivered) {
+            if (s->delivered > w->dur_delivered)
                 w->dur_delivered = s->delivered;
+            if (s->have > w->dur_have) {
+                w->dur_have = s->have;
                 moved = 1;
             }
             if (s->done && !w->dur_done) {
@@ -940,15 +1143,22 @@ static void build(struct tsc_logsink *k, struct tsc_logsink_update *up)
             o->last_wall = w->last_wall;
             o->next_index = r->next_index;
             o->n_errors = r->n_errors;
+            o->hole_lo = w->n_holes > 0 ? w->holes[0].lo : 0;
+            o->hole_hi = w->n_holes > 0 ? w->holes[0].hi : 0;
             /* A stored row says done only once every record up to the
              * node's DONE is merged: a restored merge treats a done node as
-             * complete and would let later records overtake missing ones. */
-            o->done = w->done && !w->done_pending && (r->forced || w->delivered >= w->done_seq);
+             * complete and would let later records overtake missing ones;
+             * and, unless the run was forced to its end, none is missing
+             * in a hole (the ack's done says "nothing more to send"). */
+            uint64_t have = row_have(w);
+            o->done = w->done && !w->done_pending &&
+                      (r->forced || (w->delivered >= w->done_seq && have >= w->delivered));
             o->finished = r->state != RUN_ACTIVE;
             struct snap *s = &k->snaps[k->n_snaps++]; /* reserved with the dirty rows */
             s->run = r;
             s->node = w->node;
             s->delivered = w->delivered;
+            s->have = have;
             s->done = o->done;
             r->inflight++;
         }

@@ -6,19 +6,28 @@
  * One engine per coordinator holds one merge engine (merge.h) per open run
  * and, for every run it has ever stored, a small table per node: delivered
  * (records 1..delivered are merged into the store, or skipped over as a
- * reported GAP), the last one's Lamport time and wall clock, and whether the
- * node is done. Batches (ship.h) feed the run's merge; released records,
- * errors and the changed table rows are handed to the driver as one write
- * with a token; the driver makes it durable (one synced RocksDB batch) and
- * steps EV_DURABLE(token); only then does an acknowledgement say `have`
- * covers those records. So an agent never hears "durable" for a record the
- * store could still lose, and it keeps every record the sink did not
- * acknowledge (ship.h) — a sink that crashes loses nothing acknowledged.
+ * reported GAP), the holes such GAPs left, the last one's Lamport time and
+ * wall clock, and whether the node is done. Batches (ship.h) feed the run's merge; released
+ * records, errors and the changed table rows are handed to the driver as one write with a token;
+ * the driver makes it durable (one synced RocksDB batch) and steps EV_DURABLE(token); only then
+ * does an acknowledgement say `have` covers those records. So an agent never hears "durable" for a
+ * record the store could still lose, and it keeps every record the sink did not acknowledge
+ * (ship.h) — a sink that crashes loses nothing acknowledged.
  *
  * De-duplication on (node, seq): a record at or below delivered is a resend
  * (after a failover, a retry, a restart of either side) and is dropped by the
  * merge (counted; different bytes are a DUPLICATE error). A probe or
  * heartbeat is answered at once with the durable `have`.
+ *
+ * Holes. A GAP lets the merge pass over missing seqs, but the agent still
+ * holds them (a lost batch, a partition): the acknowledged `have` is the
+ * highest h such that records 1..h are all durably stored, i.e. just below
+ * the lowest hole, so the agent resends from there. A record that then
+ * arrives inside a hole is stored by the sink at the run's next index (a
+ * LATE error names it and the record after the hole), also in a finished
+ * run; the hole shrinks. A node with a hole is not complete; a run finishes
+ * anyway after EV_RUN_END + run_end_wait (the hole stays, and is still
+ * filled if the records come). The stored row keeps the lowest hole.
  *
  * After a restart the driver restores the table from its store (EV_RESTORE,
  * before anything else); a batch for a run without an open merge reopens it
@@ -66,7 +75,10 @@ struct tsc_logsink_row {
     uint64_t delivered, last_lamport, last_wall;
     uint64_t next_index; /* the run's next merged index (same for every row of a run) */
     uint64_t n_errors;   /* the run's errors stored so far (same for every row of a run) */
-    int done;
+    /* The lowest hole a GAP left below delivered: seqs hole_lo..hole_hi are
+     * not stored (0, 0: none). The acknowledged have is hole_lo - 1. */
+    uint64_t hole_lo, hole_hi;
+    int done;     /* every record up to the node's DONE stored, no hole (or the run forced) */
     int finished; /* the run is finished (same for every row of a run) */
 };
 

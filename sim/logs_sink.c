@@ -102,7 +102,9 @@ static int mark_set(struct tsc_sim_lmark *m, uint64_t seq, uint64_t index)
         m->cap = cap;
     }
     m->idx[seq] = index;
-    while (m->contig + 1 < m->cap && m->idx[m->contig + 1])
+    /* Only stored records count: an ACK must never cover a seq a GAP
+     * passed over (the agent still holds it and must resend it). */
+    while (m->contig + 1 < m->cap && m->idx[m->contig + 1] && m->idx[m->contig + 1] != UINT64_MAX)
         m->contig++;
     return 0;
 }
@@ -115,11 +117,12 @@ static int store_apply(struct tsc_sim_lworld *w, uint32_t v, struct tsc_sim_lwri
                       x->token, x->n_recs, x->n_errs, x->n_rows);
     for (size_t k = 0; k < x->n_rows; k++)
         tsc__sim_logs_dbg(w,
-                          "v%u   row run %" PRIu64 " a%u delivered %" PRIu64 " lamport %" PRIu64
-                          " next %" PRIu64 " done %d finished %d",
+                          "v%u   row run %" PRIu64 " a%u delivered %" PRIu64 " hole %" PRIu64
+                          "..%" PRIu64 " lamport %" PRIu64 " next %" PRIu64 " done %d finished %d",
                           v, x->rows[k].run, tsc__sim_logs_agent_of(w, x->rows[k].node),
-                          x->rows[k].delivered, x->rows[k].last_lamport, x->rows[k].next_index,
-                          x->rows[k].done, x->rows[k].finished);
+                          x->rows[k].delivered, x->rows[k].hole_lo, x->rows[k].hole_hi,
+                          x->rows[k].last_lamport, x->rows[k].next_index, x->rows[k].done,
+                          x->rows[k].finished);
     for (size_t k = 0; k < x->n_recs; k++) {
         uint32_t r = tsc__sim_logs_run_of(w, x->rec_run[k]);
         tsc__sim_logs_dbg(w, "v%u   index %" PRIu64 " = a%u seq %" PRIu64, v, x->rec_index[k],
@@ -169,7 +172,8 @@ static int store_apply(struct tsc_sim_lworld *w, uint32_t v, struct tsc_sim_lwri
             s->cap_errs[r] = cap;
         }
         s->errs[r][s->n_errs[r]++] = *e;
-        /* A stored GAP passes over (b_seq, a_seq): an ACK may cover those. */
+        /* A stored GAP passes over (b_seq, a_seq): marked, but no ACK may
+         * cover those until they are stored (mark_set). */
         struct tsc_sim_lmark *m = mark_of(w, v, r, e->a_node);
         if (e->kind == TSC_LOGMERGE_GAP && m)
             for (uint64_t q = e->b_seq + 1; q < e->a_seq; q++)

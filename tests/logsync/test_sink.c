@@ -6,7 +6,9 @@
  * convention and ship them as struct batches. Covered: acks only after
  * DURABLE; resends dropped and acknowledged; probes answered with the
  * durable have; two nodes' interleaved batches stored in (lamport, node)
- * order; a dropped record stored as a GAP error of the run; RUN_END with a
+ * order; a dropped record stored as a GAP error of the run, the ack kept
+ * below the hole it leaves until a resend fills it (LATE), also across a
+ * crash and after the run was forced to its end; RUN_END with a
  * silent node; crash, restore and resend (each record stored once, indices
  * continue); max_open_runs; bad events. */
 #include <setjmp.h>
@@ -566,10 +568,162 @@ static void test_gap_stored(void **state)
     assert_int_equal(d.errs[0].e.b_seq, 2);
     assert_int_equal(row_of(&d, 3, 10)->delivered, 5);
     assert_int_equal(row_of(&d, 3, 10)->n_errors, 1);
-    assert_int_equal(last_ack(&d, 10)->have, 5);
+    /* Record 3 is not stored: the ack stays below it, the row keeps it. */
+    assert_int_equal(last_ack(&d, 10)->have, 2);
+    assert_int_equal(row_of(&d, 3, 10)->hole_lo, 3);
+    assert_int_equal(row_of(&d, 3, 10)->hole_hi, 3);
     assert_int_equal(d.recs[3][3].seq, 4);
     assert_int_equal(d.recs[3][4].seq, 5);
     assert_false(d.recs[3][5].used);
+    node_free(&a);
+    drv_free(&d);
+}
+
+/* Stored records of node id in run: how many times seq is there, and at
+ * which index (the last one). */
+static size_t stored_count(const struct drv *d, uint64_t run, uint64_t id, uint64_t seq,
+                           uint64_t *index)
+{
+    size_t n = 0;
+    for (uint64_t i = 1; i < MAX_IDX; i++) {
+        const struct srec *s = &d->recs[run][i];
+        if (s->used && s->node == id && s->seq == seq) {
+            n++;
+            if (index != NULL)
+                *index = i;
+        }
+    }
+    return n;
+}
+
+/* Node 10's records 1..9 of run 3 (4..6 lost, then a GAP after gap_wait)
+ * stored so far; returns with the GAP durable. */
+static void hole_setup(struct drv *d, struct node *a, int done)
+{
+    const uint64_t ids[] = {10};
+    drv_init(d, 0);
+    node_init(a, 10, 3);
+    drv_nodes(d, 3, ids, 1);
+    node_local(a, 9);
+    struct tsc_logbatch b1 = batch(a, 1, 3, 0), b2 = batch(a, 7, 9, done);
+    drv_batch(d, &b1);
+    drv_batch(d, &b2);
+    drv_tick(d, d->now + GAP_WAIT);
+    assert_int_equal(d->n_errs, 1);
+    assert_int_equal(d->errs[0].e.kind, TSC_LOGMERGE_GAP);
+    assert_int_equal(d->errs[0].e.b_seq, 3);
+    assert_int_equal(d->errs[0].e.a_seq, 7);
+    assert_int_equal(row_of(d, 3, 10)->delivered, 9);
+    assert_int_equal(row_of(d, 3, 10)->hole_lo, 4);
+    assert_int_equal(row_of(d, 3, 10)->hole_hi, 6);
+    assert_int_equal(row_of(d, 3, 10)->done, 0);
+    assert_int_equal(last_ack(d, 10)->have, 3);
+    assert_int_equal(last_ack(d, 10)->done, 0);
+    assert_int_equal(stored_count(d, 3, 10, 5, NULL), 0);
+    /* A probe still hears have 3: the agent resends from 4. */
+    struct tsc_logbatch p = batch(a, 10, 9, done);
+    drv_batch(d, &p);
+    assert_int_equal(last_ack(d, 10)->have, 3);
+}
+
+/* The resend after the GAP (go-back-N from have + 1, the stored ones
+ * too): the missing records are stored once, each a LATE error naming
+ * the record after the hole; the ack then covers everything. */
+static void resend_fills(struct drv *d, struct node *a, int done, uint64_t first_index)
+{
+    size_t errs = d->n_errs;
+    struct tsc_logbatch part = batch(a, 4, 4, 0);
+    drv_batch(d, &part);
+    assert_int_equal(last_ack(d, 10)->have, 4);
+    assert_int_equal(row_of(d, 3, 10)->hole_lo, 5);
+    struct tsc_logbatch rest = batch(a, 4, 9, done);
+    drv_batch(d, &rest);
+    assert_int_equal(last_ack(d, 10)->have, 9);
+    assert_int_equal(row_of(d, 3, 10)->hole_lo, 0);
+    assert_int_equal(row_of(d, 3, 10)->hole_hi, 0);
+    for (uint64_t q = 1; q <= 9; q++) {
+        uint64_t at = 0;
+        assert_int_equal(stored_count(d, 3, 10, q, &at), 1);
+        if (q >= 4 && q <= 6)
+            assert_int_equal(at, first_index + q - 4);
+    }
+    assert_false(d->recs[3][10].used);
+    assert_int_equal(d->n_errs, errs + 3);
+    for (size_t i = errs; i < d->n_errs; i++) {
+        assert_int_equal(d->errs[i].e.kind, TSC_LOGMERGE_LATE);
+        assert_int_equal(d->errs[i].e.a_seq, 4 + (i - errs));
+        assert_int_equal(d->errs[i].e.b_node, 10);
+        assert_int_equal(d->errs[i].e.b_seq, 7);
+        assert_int_equal(d->errs[i].n, i + 1);
+    }
+    /* Again: nothing more is stored. */
+    drv_batch(d, &rest);
+    assert_int_equal(d->last_writes, 0);
+    assert_int_equal(last_ack(d, 10)->have, 9);
+}
+
+static void test_hole_filled(void **state)
+{
+    (void)state;
+    struct drv d;
+    struct node a;
+    hole_setup(&d, &a, 1);
+    /* DONE came with 7..9, but a node with a hole is not complete. */
+    assert_int_equal(d.n_finished, 0);
+    resend_fills(&d, &a, 1, 7);
+    assert_true(last_ack(&d, 10)->done);
+    assert_true(row_of(&d, 3, 10)->done);
+    assert_int_equal(d.n_finished, 1);
+    assert_int_equal(d.finished[0], 3);
+    node_free(&a);
+    drv_free(&d);
+}
+
+/* The same across a crash: the stored row keeps the hole, the restored
+ * sink acknowledges below it, and the resend fills it. */
+static void test_hole_across_crash(void **state)
+{
+    (void)state;
+    struct drv d;
+    struct node a;
+    hole_setup(&d, &a, 0);
+    drv_crash(&d);
+    struct tsc_logbatch p = batch(&a, 10, 9, 0);
+    drv_batch(&d, &p);
+    assert_int_equal(last_ack(&d, 10)->have, 3);
+    resend_fills(&d, &a, 1, 7);
+    assert_true(last_ack(&d, 10)->done);
+    /* Once more after a crash: the filled hole is gone from the row. */
+    drv_crash(&d);
+    drv_batch(&d, &p);
+    assert_int_equal(last_ack(&d, 10)->have, 9);
+    node_free(&a);
+    drv_free(&d);
+}
+
+/* A hole that is not filled in time: the run ends after RUN_END +
+ * run_end_wait as before; the ack still stays below the hole, and records
+ * that come later are stored all the same. */
+static void test_hole_run_forced_end(void **state)
+{
+    (void)state;
+    struct drv d;
+    struct node a;
+    hole_setup(&d, &a, 1);
+    struct tsc_logsink_event ev = {.type = TSC_LOGSINK_EV_RUN_END, .run = 3};
+    drv_step(&d, &ev);
+    drv_tick(&d, d.now + END_WAIT);
+    assert_int_equal(d.n_finished, 1);
+    assert_true(row_of(&d, 3, 10)->finished);
+    assert_int_equal(row_of(&d, 3, 10)->hole_lo, 4);
+    struct tsc_logbatch p = batch(&a, 10, 9, 1);
+    drv_batch(&d, &p);
+    assert_int_equal(last_ack(&d, 10)->have, 3);
+    resend_fills(&d, &a, 1, 7);
+    struct tsc_logsink_run info;
+    assert_int_equal(tsc_logsink_run(d.k, 3, &info), 0);
+    assert_int_equal(info.merged, 9);
+    assert_true(info.finished);
     node_free(&a);
     drv_free(&d);
 }
@@ -814,6 +968,9 @@ int main(void)
         cmocka_unit_test(test_resend_and_probe),
         cmocka_unit_test(test_two_nodes_interleaved),
         cmocka_unit_test(test_gap_stored),
+        cmocka_unit_test(test_hole_filled),
+        cmocka_unit_test(test_hole_across_crash),
+        cmocka_unit_test(test_hole_run_forced_end),
         cmocka_unit_test(test_run_end_silent_node),
         cmocka_unit_test(test_crash_restore_resend),
         cmocka_unit_test(test_max_open_runs),
