@@ -131,6 +131,8 @@ void tsc__agent_step(struct tsc_agent *a, struct tsc_gossip_event *ev)
             int was_dead = was == TSC_STATUS_DEAD || was == TSC_STATUS_LEFT;
             if (dead != was_dead || was == 255)
                 tsc__runs_on_member(a, up.changes[i].id, !dead);
+            if (s != was && !a->stopping)
+                tsc__logs_on_member(a, up.changes[i].id, s);
         }
     }
     if (a->gossip_left)
@@ -265,6 +267,7 @@ void tsc__agent_stop(struct tsc_agent *a)
     close_if(a, TSC__H_SIGINT, (uv_handle_t *)&a->sigint);
     tsc__coord_close(a);
     tsc__runs_close(a);
+    tsc__logs_close(a);
     tsc__net_close(a);
 }
 
@@ -347,6 +350,7 @@ static void start_loop(struct tsc_agent *a)
     uv_timer_start(&a->timer, on_timer, 0, 0);
     tsc__coord_start(a); /* before any gossip step can report membership */
     tsc__runs_start(a);
+    tsc__logs_start(a);
 
     a->rejoin_backoff_us = REJOIN_FIRST_US;
     if (a->n_rejoin > 0) {
@@ -400,7 +404,8 @@ int tsc_agent_run(const struct tsc_agent_config *cfg, char *errmsg)
         goto out;
     }
     if ((rc = start_engine(a, errmsg)) == 0 && (rc = tsc__coord_open(a, errmsg)) == 0 &&
-        (rc = tsc__net_start(a, errmsg)) == 0 && (rc = tsc__runs_open(a, errmsg)) == 0) {
+        (rc = tsc__net_start(a, errmsg)) == 0 && (rc = tsc__runs_open(a, errmsg)) == 0 &&
+        (rc = tsc__logs_open(a, errmsg)) == 0) {
         log_startup(a);
         start_loop(a);
         tsc__agent_trim_startup_pages();
@@ -416,6 +421,7 @@ int tsc_agent_run(const struct tsc_agent_config *cfg, char *errmsg)
     if (rc == 0)
         tsc_logf(TSC_LOG_INFO, "stopped");
 out:
+    tsc__logs_free(a);
     tsc__runs_free(a);
     tsc__coord_free(a);
     if (a->gossip != NULL)

@@ -15,6 +15,7 @@
  *   runs_store.c     applied run records, summaries and history in the store
  *   runs_ctl.c       the run control ops (run, run_status, cancel, history, results)
  *   participant.c    the participant side: stage scripts through runner.c
+ *   logs*.c          logs: streams, shipping, the sink, the log ops (logs.h)
  *   store_rocksdb.c  the store adapter;  log.c  the log;  keyfile.c  --key */
 #ifndef TSC_AGENT_AGENT_H
 #define TSC_AGENT_AGENT_H
@@ -23,6 +24,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "agent/logs.h"
 #include "agent/runner.h"
 #include "agent/store.h"
 #include "barrier/barrier.h"
@@ -118,6 +120,7 @@ struct tsc__runs {
     int flushing;             /* runs.c: tsc__runs_after_coord_step is on the stack */
     int done_stored;          /* participant.c: the DONE being stepped is stored already */
     struct tsc_run_plan plan; /* the run STARTs are sent for, decoded once */
+    const struct tsc__logstamp *start_stamp; /* participant.c: the START being stepped's */
     char work_root[4096];
 };
 
@@ -178,7 +181,9 @@ struct tsc_agent {
 
     struct tsc__coord coord;
     struct tsc__runs runs;
+    struct tsc__logs logs;
     uint64_t next_conn_id;
+    uint64_t net_defer_us; /* how long the next deferred reply may wait (0: default) */
 
     int leaving, stopping;
     int gossip_left; /* leaving: the engine's LEFT announcement went out */
@@ -212,6 +217,9 @@ void tsc__net_send_datagram(struct tsc_agent *a, const struct tsc_addr *to, cons
 /* Copy data, connect to `to`, write [len BE][data], close. */
 void tsc__net_send_stream(struct tsc_agent *a, const struct tsc_addr *to, const uint8_t *data,
                           size_t len);
+/* Is there room for one more outgoing connection (log batches wait when
+ * not, rather than fail)? */
+int tsc__net_stream_room(struct tsc_agent *a);
 /* Close connections past their deadline. */
 void tsc__net_sweep(struct tsc_agent *a, uint64_t now);
 /* Close every network handle and connection (part of tsc__agent_stop). */
@@ -220,8 +228,8 @@ void tsc__net_close(struct tsc_agent *a);
 /* control.c: a complete frame arrived on an incoming TCP (sealed) or Unix
  * (plaintext) connection. On return `reply` holds the frame to send back
  * (without the length prefix), or is empty for "just close". */
-/* A stage message (START, REPORT, CANCEL) opened from a stream or a
- * datagram: handled (1), or not a stage message (0). */
+/* A stage or log message (START, REPORT, CANCEL, LOG_BATCH, LOG_ACK,
+ * LOG_MSG) opened from a stream or a datagram: handled (1), or not one (0). */
 int tsc__agent_on_stage_frame(struct tsc_agent *a, const struct tsc_envelope *env);
 /* Seal body as a frame of `type` from this agent (sender = self, seq =
  * wall-clock µs kept increasing, random nonce). 0 or the wire's error. */
@@ -320,6 +328,10 @@ void tsc__net_reply(struct tsc_agent *a, uint64_t conn_id, const uint8_t *frame,
  * reply frame (or NULL on failure) to tsc__agent_on_forwarded. */
 void tsc__net_forward(struct tsc_agent *a, uint64_t conn_id, int origin_tcp,
                       const struct tsc_addr *to, const uint8_t *sealed, size_t len);
+/* control.c: answer a deferred request with body (sealed when it came over
+ * TCP). */
+void tsc__agent_reply_later(struct tsc_agent *a, uint64_t conn_id, int origin_tcp,
+                            const uint8_t *body, size_t len);
 /* control.c: the forwarded request's answer arrived (frame NULL: failed). */
 void tsc__agent_on_forwarded(struct tsc_agent *a, uint64_t conn_id, int origin_tcp,
                              const uint8_t *frame, size_t len, const char *why);

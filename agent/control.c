@@ -120,6 +120,12 @@ static int build_stats(struct tsc_agent *a, struct tsc_buf *out)
         {"election_lease_stepdowns", es->lease_stepdowns},
         {"election_transfers", es->transfers},
         {"election_term", tsc_election_term(a->coord.e)},
+        {"log_records", a->logs.c.records},
+        {"log_shipped", a->logs.c.shipped},
+        {"log_merged", a->logs.c.merged},
+        {"log_malformed", a->logs.c.malformed},
+        {"log_bad_stamps", a->logs.c.bad_stamps},
+        {"log_msgs_dropped", a->logs.c.msgs_dropped},
     };
     struct tsc_control_stat st[sizeof v / sizeof v[0]];
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
@@ -133,8 +139,9 @@ static int build_stats(struct tsc_agent *a, struct tsc_buf *out)
 
 static int seal_reply(struct tsc_agent *a, const struct tsc_buf *body, struct tsc_buf *reply);
 
-/* A run op on an agent that is not the acting coordinator: send it on, with
- * "fwd" set so that it is never forwarded twice. 1 when forwarded. */
+/* A run op (or logs, log_index) on an agent that is not the acting
+ * coordinator: send it on, with "fwd" set so that it is never forwarded
+ * twice. 1 when forwarded. */
 static int forward(struct tsc_agent *a, uint64_t conn_id, int origin_tcp,
                    const struct tsc_control_req *r, char *errmsg)
 {
@@ -229,6 +236,11 @@ static int handle_request(struct tsc_agent *a, uint64_t conn_id, int origin_tcp,
         } else {
             rc = TSC_ESTATE;
         }
+    } else if (r.op == TSC_CONTROL_OP_LOG || r.op == TSC_CONTROL_OP_SEND ||
+               r.op == TSC_CONTROL_OP_RECV) {
+        rc = tsc__logs_control(a, conn_id, origin_tcp, &r, out, errmsg);
+        if (rc == 1)
+            return 1; /* recv waits for a message */
     } else if (r.op == TSC_CONTROL_OP_MEMBERS) {
         rc = build_members(a, out);
     } else if (r.op == TSC_CONTROL_OP_STATUS) {
@@ -273,6 +285,22 @@ static int seal_reply(struct tsc_agent *a, const struct tsc_buf *body, struct ts
     return tsc__agent_seal(a, TSC_MSG_CONTROL_RESP, body->data, body->len, reply);
 }
 
+void tsc__agent_reply_later(struct tsc_agent *a, uint64_t conn_id, int origin_tcp,
+                            const uint8_t *body, size_t len)
+{
+    struct tsc_buf reply;
+    if (!origin_tcp) {
+        tsc__net_reply(a, conn_id, body, len);
+        return;
+    }
+    tsc_buf_init(&reply);
+    if (tsc__agent_seal(a, TSC_MSG_CONTROL_RESP, body, len, &reply) == 0)
+        tsc__net_reply(a, conn_id, reply.data, reply.len);
+    else
+        tsc__net_reply(a, conn_id, NULL, 0);
+    tsc_buf_free(&reply);
+}
+
 static void feed_stream(struct tsc_agent *a, const struct tsc_addr *from, const uint8_t *frame,
                         size_t len)
 {
@@ -296,6 +324,15 @@ int tsc__agent_on_stage_frame(struct tsc_agent *a, const struct tsc_envelope *en
         return 1;
     case TSC_MSG_STAGE_REPORT:
         tsc__runs_on_report(a, env);
+        return 1;
+    case TSC_MSG_LOG_BATCH:
+        tsc__logsink_on_batch(a, env);
+        return 1;
+    case TSC_MSG_LOG_ACK:
+        tsc__logship_on_ack(a, env);
+        return 1;
+    case TSC_MSG_LOG_MSG:
+        tsc__logs_on_msg(a, env);
         return 1;
     default:
         return 0;

@@ -110,6 +110,7 @@ static void refresh_view(struct tsc_agent *a)
 {
     struct tsc__coord *c = &a->coord;
     c->last_leader = tsc__coord_view(a, &c->last_term, NULL);
+    tsc__logs_on_coord(a); /* logs: an event, and the shipper's sink */
 }
 
 static void log_leader(struct tsc_agent *a, const struct tsc_election_update *up)

@@ -231,9 +231,12 @@ static void conn_dispatch(struct tsc__conn *c)
         deferred = tsc__agent_on_unix_frame(a, c->id, c->in.data + 4, c->in.len - 4, &c->out);
     /* The request is done with; release it before the reply goes out. */
     tsc_buf_free(&c->in);
+    /* A handler that waits longer than a forward (recv) says how long. */
+    uint64_t wait = a->net_defer_us ? a->net_defer_us : CONN_FWD_DEADLINE_US + TSC_SEC(1);
+    a->net_defer_us = 0;
     if (deferred && !a->stopping) {
         c->deferred = 1;
-        c->deadline = tsc__agent_now() + CONN_FWD_DEADLINE_US + TSC_SEC(1);
+        c->deadline = tsc__agent_now() + wait;
         tsc_buf_reset(&c->out);
         return;
     }
@@ -417,6 +420,12 @@ static struct tsc__conn *stream_open(struct tsc_agent *a, int kind, const struct
         return NULL;
     }
     return c;
+}
+
+int tsc__net_stream_room(struct tsc_agent *a)
+{
+    /* A quarter stays free for everything that is not a log batch. */
+    return !a->stopping && a->n_conns_out < MAX_CONNS_OUT - MAX_CONNS_OUT / 4;
 }
 
 void tsc__net_send_stream(struct tsc_agent *a, const struct tsc_addr *to, const uint8_t *data,

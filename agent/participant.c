@@ -13,7 +13,14 @@
  * Key space "results": [run u64 BE][stage u32 BE] -> msgpack
  *   [state, status, exit_code, signal, start_us, end_us, message, output]
  * with the whole captured output (runner.c bounds it to TSC_RUN_MAX_OUTPUT);
- * reports carry its tail only (TSC_PART_MAX_REPORT_OUTPUT). */
+ * reports carry its tail only (TSC_PART_MAX_REPORT_OUTPUT).
+ *
+ * Logs (logs.h): every line the script prints is a record; a stage that is
+ * accepted for the first time is an EVENT that merges the stamp of the
+ * START (so it follows the coordinator's stage event in the merged log),
+ * its end is an EVENT written before the REPORT leaves, and the REPORT
+ * carries the stamp after it. The run's stream is closed when its last
+ * stage (suite finalize) ends here, or when a later run starts. */
 #include <stdio.h>
 #include <string.h>
 
@@ -199,7 +206,9 @@ static int spawn(struct tsc_agent *a, const struct tsc_stage_start *s, char *err
     spec.env = env;
     spec.n_env = sizeof env / sizeof env[0];
     spec.timeout_us = s->timeout_us;
-    spec.max_output = TSC_RUN_MAX_OUTPUT;
+    /* With the "bytes cut" marker the result must still fit the limit the
+     * barrier checks (a longer one would be refused and never reported). */
+    spec.max_output = TSC_RUN_MAX_OUTPUT - TSC_RUNNER_MARKER_MAX;
     int rc = tsc_runner_start(&a->runs.runner, &spec, errmsg);
     tsc_buf_free(&script);
     return rc;
@@ -212,9 +221,64 @@ static void send_report(struct tsc_agent *a, const struct tsc_part_report *r)
     if (tsc__runs_member(a, r->to, &to, NULL) != 0)
         return; /* unknown coordinator: it will ask again */
     tsc_buf_init(&body);
-    if (tsc_stage_report_encode(a->wire.crypto, a->sk, &r->report, &body) == 0)
+    if (tsc_stage_report_encode(a->wire.crypto, a->sk, &r->report, &body) == 0 &&
+        tsc__logs_stamp_append(a, r->report.run, &body) == 0)
         tsc__runs_send(a, &to, TSC_MSG_STAGE_REPORT, body.data, body.len);
     tsc_buf_free(&body);
+}
+
+/* ---- logs ------------------------------------------------------------------ */
+
+/* A stage accepted for the first time (it runs now, or passes at once). */
+static void log_start(struct tsc_agent *a, const struct tsc_stage_start *s,
+                      const struct tsc__logstamp *stamp)
+{
+    /* Runs run one after the other: a later one means the earlier ended. */
+    for (struct tsc__logstream *o = a->logs.streams; o != NULL; o = o->next)
+        if (o->run < s->run && !o->closed)
+            tsc__logs_close_run(a, o->run);
+    struct tsc__logstream *x = tsc__logs_stream_get(a, s->run);
+    if (x == NULL)
+        return;
+    uint32_t ci = s->case_name_len > 0 && s->stage > 0 ? (s->stage - 1) / 3 : TSC_LOGREC_NO_CASE;
+    tsc__logs_stage_name(x->part_name, sizeof x->part_name, s->case_name, s->case_name_len,
+                         s->stage);
+    x->part_stage = s->stage;
+    x->part_case = ci;
+    x->part_last = s->case_name_len == 0 && s->stage != 0;
+    x->stage = s->stage;
+    x->case_index = ci;
+    tsc__logs_eventf(a, s->run, stamp, "stage %s start", x->part_name);
+}
+
+static void log_end(struct tsc_agent *a, uint64_t run, uint32_t stage,
+                    const struct tsc_stage_result *r)
+{
+    struct tsc__logstream *x = tsc__logs_stream(a, run);
+    char name[TSC__LOGS_STAGE_NAME];
+    if (x != NULL && x->part_stage == stage)
+        snprintf(name, sizeof name, "%s", x->part_name);
+    else
+        snprintf(name, sizeof name, "%u", stage);
+    tsc__logs_eventf(a, run, NULL, "stage %s end: %s exit %d", name,
+                     tsc_result_status_name(r ? r->status : TSC_RESULT_ERROR),
+                     r ? (int)r->exit_code : -1);
+}
+
+/* After the report of the run's last stage: nothing more comes from here,
+ * unless this agent coordinates (its "run ended" comes later: runs.c closes
+ * the stream then, on every voter). */
+static void log_maybe_close(struct tsc_agent *a, uint64_t run, uint32_t stage)
+{
+    struct tsc__logstream *x = tsc__logs_stream(a, run);
+    if (x != NULL && x->part_last && x->part_stage == stage && !a->runs.acting)
+        tsc__logs_close_run(a, run);
+}
+
+static void on_line(void *ctx, uint64_t run, uint32_t stage, int is_stderr, const uint8_t *p,
+                    size_t len)
+{
+    tsc__logs_line(ctx, run, stage, is_stderr, p, len);
 }
 
 static void part_step(struct tsc_agent *a, struct tsc_part_event *ev)
@@ -235,6 +299,12 @@ static void part_step(struct tsc_agent *a, struct tsc_part_event *ev)
         return; /* no report for a result we could not keep */
     if (up.kill)
         tsc_runner_kill_run(&a->runs.runner, up.kill_run);
+    int first = ev->type == TSC_PART_EV_START && ev->start != NULL && (up.spawn || up.persist_done);
+    if (first)
+        log_start(a, ev->start, a->runs.start_stamp);
+    int ended = up.persist_done && (ev->type == TSC_PART_EV_DONE || first);
+    if (ended)
+        log_end(a, up.run, up.stage, up.result);
     if (up.spawn && up.start != NULL) {
         start = *up.start;
         if (spawn(a, &start, errmsg) != 0) {
@@ -245,6 +315,8 @@ static void part_step(struct tsc_agent *a, struct tsc_part_event *ev)
     }
     for (size_t i = 0; i < up.n_reports; i++)
         send_report(a, &up.reports[i]);
+    if (ended)
+        log_maybe_close(a, up.run, up.stage);
     if (spawn_failed) {
         struct tsc_stage_result r;
         struct tsc_part_event done;
@@ -265,13 +337,23 @@ void tsc__part_on_start(struct tsc_agent *a, const struct tsc_envelope *env)
 {
     struct tsc_stage_start s;
     struct tsc_part_event ev;
-    if (tsc_stage_start_decode(env->body, env->body_len, &s) != 0) {
+    struct tsc__logstamp st;
+    size_t len = env->body_len;
+    /* The coordinator's stamp may follow the START (logs.h). */
+    int stamped = tsc__logs_stamp_split(a, env->body, env->body_len, &len, &st);
+    if (stamped < 0)
+        len = env->body_len;
+    if (tsc_stage_start_decode(env->body, len, &s) != 0) {
         a->c.control_rejected++;
+        if (stamped > 0)
+            tsc_vclock_free(&st.clock);
         return;
     }
     if (tsc__coord_fence(a, s.term) != 0) {
         tsc_logf(TSC_LOG_DEBUG, "run %llu stage %u: START of stale term %llu ignored",
                  (unsigned long long)s.run, s.stage, (unsigned long long)s.term);
+        if (stamped > 0)
+            tsc_vclock_free(&st.clock);
         return;
     }
     memset(&ev, 0, sizeof ev);
@@ -281,7 +363,11 @@ void tsc__part_on_start(struct tsc_agent *a, const struct tsc_envelope *env)
     ev.term = s.term;
     ev.run = s.run;
     ev.stage = s.stage;
+    a->runs.start_stamp = stamped > 0 ? &st : NULL;
     part_step(a, &ev);
+    a->runs.start_stamp = NULL;
+    if (stamped > 0)
+        tsc_vclock_free(&st.clock);
 }
 
 void tsc__part_on_cancel(struct tsc_agent *a, const struct tsc_envelope *env)
@@ -336,6 +422,7 @@ int tsc__part_open(struct tsc_agent *a, char *errmsg)
         return rc;
     }
     tsc_runner_init(&a->runs.runner, &a->loop, on_script_done, a);
+    tsc_runner_set_lines(&a->runs.runner, on_line);
     return a->store.scan(&a->store, TSC_STORE_RESULTS, restore_one, a, errmsg);
 }
 

@@ -37,7 +37,7 @@
 #include "common/alloc.h"
 
 #define DEFAULT_MAX_OUTPUT 65536
-#define MARKER_ROOM        64 /* "\n[... <20 digits> bytes cut ...]\n" fits */
+#define MARKER_ROOM        TSC_RUNNER_MARKER_MAX /* "\n[... <20 digits> bytes cut ...]\n" fits */
 #define READ_CHUNK         16384
 #define DRAIN_CAP_MS       2000
 #define SHELL              "/bin/sh"
@@ -69,6 +69,7 @@ struct tsc_runner_job {
     size_t head_cap, tail_cap;
     size_t head_len, ring_pos, ring_len;
     uint64_t total;
+    struct tsc_buf partial[2];   /* lines: the unfinished last line of each pipe */
     uint8_t scratch[READ_CHUNK]; /* shared by both pipes: libuv reads one at a time */
 };
 
@@ -169,6 +170,59 @@ static size_t capture_finish(struct tsc_runner_job *j, int *truncated)
     return j->head_cap + (size_t)m + j->tail_cap;
 }
 
+/* ---- lines ----------------------------------------------------------------- */
+
+static void emit_line(struct tsc_runner_job *j, int i, const uint8_t *p, size_t n)
+{
+    j->runner->line(j->runner->ctx, j->run, j->stage, i == 1, p, n);
+}
+
+/* Split n bytes of pipe i into lines; what has no '\n' yet waits in
+ * partial[i] (at most TSC_RUNNER_MAX_LINE bytes: a longer line goes out in
+ * pieces). Lines that lie whole in p are handed over without a copy. */
+static void split_lines(struct tsc_runner_job *j, int i, const uint8_t *p, size_t n)
+{
+    struct tsc_buf *b = &j->partial[i];
+    while (n > 0) {
+        const uint8_t *nl = memchr(p, '\n', n);
+        size_t len = nl ? (size_t)(nl - p) : n;
+        if (b->len == 0 && nl != NULL && len <= TSC_RUNNER_MAX_LINE) {
+            emit_line(j, i, p, len);
+        } else {
+            size_t room = TSC_RUNNER_MAX_LINE - b->len, take = len < room ? len : room;
+            if (tsc_buf_append(b, p, take) != 0) {
+                /* Out of memory: give what there is rather than lose it. */
+                if (b->len > 0)
+                    emit_line(j, i, b->data, b->len);
+                emit_line(j, i, p, take);
+                tsc_buf_reset(b);
+            } else if (b->len == TSC_RUNNER_MAX_LINE || (nl != NULL && take == len)) {
+                emit_line(j, i, b->data, b->len);
+                tsc_buf_reset(b);
+            }
+            if (take < len) {
+                p += take;
+                n -= take;
+                continue; /* the rest of an over-long line */
+            }
+        }
+        if (nl == NULL)
+            break;
+        p += len + 1;
+        n -= len + 1;
+    }
+    if (b->len == 0 && b->cap > 4096)
+        tsc_buf_free(b); /* a long line is over: do not keep its room */
+}
+
+/* The pipe closed: a last line without '\n' is still a line. */
+static void flush_lines(struct tsc_runner_job *j, int i)
+{
+    if (j->runner->line != NULL && j->partial[i].len > 0)
+        emit_line(j, i, j->partial[i].data, j->partial[i].len);
+    tsc_buf_free(&j->partial[i]);
+}
+
 /* ---- job lifetime ------------------------------------------------------- */
 
 static void on_closed(uv_handle_t *h)
@@ -176,6 +230,8 @@ static void on_closed(uv_handle_t *h)
     struct tsc_runner_job *j = h->data;
     if (--j->n_open > 0)
         return;
+    tsc_buf_free(&j->partial[0]);
+    tsc_buf_free(&j->partial[1]);
     tsc_free(j->cap);
     tsc_free(j);
 }
@@ -188,6 +244,8 @@ static void close_handle(struct tsc_runner_job *j, uv_handle_t *h)
 
 static void close_pipe(struct tsc_runner_job *j, int i)
 {
+    if (!j->eof[i])
+        flush_lines(j, i);
     j->eof[i] = 1;
     close_handle(j, (uv_handle_t *)&j->pipes[i]);
 }
@@ -302,6 +360,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     struct tsc_runner_job *j = s->data;
     if (nread > 0) {
         capture(j, (const uint8_t *)buf->base, (size_t)nread);
+        if (j->runner->line != NULL)
+            split_lines(j, s == (uv_stream_t *)&j->pipes[0] ? 0 : 1, (const uint8_t *)buf->base,
+                        (size_t)nread);
         return;
     }
     if (nread == 0)
@@ -602,6 +663,16 @@ int tsc_runner_start(struct tsc_runner *r, const struct tsc_runner_spec *spec, c
     tsc_logf(TSC_LOG_DEBUG, "runner: run %llu stage %u: pid %d", (unsigned long long)j->run,
              j->stage, j->pgid);
     return 0;
+}
+
+void tsc_runner_set_lines(struct tsc_runner *r, tsc_runner_line_fn fn)
+{
+    r->line = fn;
+}
+
+uint64_t tsc_runner_current_run(const struct tsc_runner *r)
+{
+    return r->jobs != NULL ? r->jobs->run : 0;
 }
 
 void tsc_runner_kill_run(struct tsc_runner *r, uint64_t run)

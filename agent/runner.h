@@ -53,12 +53,21 @@ struct tsc_runner_result {
 };
 
 typedef void (*tsc_runner_done_fn)(void *ctx, const struct tsc_runner_result *r);
+/* One line (or piece) of (run, stage)'s output; p is valid during the call. */
+typedef void (*tsc_runner_line_fn)(void *ctx, uint64_t run, uint32_t stage, int is_stderr,
+                                   const uint8_t *p, size_t len);
+
+#define TSC_RUNNER_MAX_LINE (64u << 10) /* = TSC_LOGREC_MAX_TEXT (logsync/merge.h) */
+/* A truncated capture is max_output bytes plus the marker line, at most
+ * this long: a caller with a hard limit asks for that much less. */
+#define TSC_RUNNER_MARKER_MAX 64
 
 struct tsc_runner_job; /* runner.c */
 
 struct tsc_runner {
     uv_loop_t *loop;
     tsc_runner_done_fn done;
+    tsc_runner_line_fn line; /* NULL: no lines */
     void *ctx;
     struct tsc_runner_job *jobs;
     size_t n_jobs;
@@ -67,12 +76,18 @@ struct tsc_runner {
 
 void tsc_runner_init(struct tsc_runner *r, uv_loop_t *loop, tsc_runner_done_fn done, void *ctx);
 
+/* Hand every output line to fn too (same ctx as done); before starting. */
+void tsc_runner_set_lines(struct tsc_runner *r, tsc_runner_line_fn fn);
+
 /* Start one script. 0, or a TSC_E* with errmsg (the callback then never
  * fires for it): TSC_EIO (workdir, script file, spawn), TSC_ENOMEM. */
 int tsc_runner_start(struct tsc_runner *r, const struct tsc_runner_spec *spec, char *errmsg);
 
 /* SIGKILL every group of `run`; their callbacks report CANCELLED. */
 void tsc_runner_kill_run(struct tsc_runner *r, uint64_t run);
+
+/* The run of a running script (0: none). */
+uint64_t tsc_runner_current_run(const struct tsc_runner *r);
 
 /* Is (run, stage) running? */
 int tsc_runner_running(const struct tsc_runner *r, uint64_t run, uint32_t stage);

@@ -148,7 +148,9 @@ static void send_start(struct tsc_agent *a, const struct tsc_barrier_start *s)
     if (rc == 0) {
         /* The member's current address wins over the one at submission. */
         tsc__runs_member(a, s->node, &to, NULL);
-        if (tsc_stage_start_encode(&m, &body) == 0)
+        /* The stamp of the coordinator's stage event rides after the START
+         * (logs.h); a participant without logs reads the START alone. */
+        if (tsc_stage_start_encode(&m, &body) == 0 && tsc__logs_stamp_append(a, s->run, &body) == 0)
             tsc__runs_send(a, &to, TSC_MSG_STAGE_START, body.data, body.len);
     }
     tsc_buf_free(&script);
@@ -165,6 +167,51 @@ static void send_cancel(struct tsc_agent *a, const struct tsc_barrier_cancel *c)
     if (tsc_stage_cancel_encode(&m, &body) == 0)
         tsc__runs_send(a, &to, TSC_MSG_STAGE_CANCEL, body.data, body.len);
     tsc_buf_free(&body);
+}
+
+/* ---- logs ------------------------------------------------------------------ */
+
+/* The first STARTs of a stage: an event in the run's log, whose stamp the
+ * STARTs carry (re-sent STARTs carry the stamp of the moment). */
+static void log_stage_starts(struct tsc_agent *a, const struct tsc_barrier_update *up)
+{
+    struct tsc__logs *l = &a->logs;
+    struct tsc__runs *r = &a->runs;
+    char name[TSC__LOGS_STAGE_NAME], errmsg[TSC_ERRMSG_SIZE];
+    for (size_t i = 0; i < up->n_starts; i++) {
+        const struct tsc_barrier_start *s = &up->starts[i];
+        const uint8_t *data;
+        size_t len, n = 0;
+        if (l->started_any && l->started_run == s->run && l->started_stage == s->stage)
+            continue;
+        for (size_t j = i; j < up->n_starts; j++)
+            n += up->starts[j].run == s->run && up->starts[j].stage == s->stage;
+        l->started_any = 1;
+        l->started_run = s->run;
+        l->started_stage = s->stage;
+        int32_t ci = -1;
+        const char *cname = "";
+        if (tsc_barrier_run_submit(r->b, s->run, &data, &len) == 0 &&
+            tsc_run_plan_load(&r->plan, s->run, data, len, errmsg) == 0) {
+            tsc_stage_kind((uint32_t)r->plan.suite.n_cases, s->stage, &ci);
+            if (ci >= 0 && (size_t)ci < r->plan.suite.n_cases)
+                cname = r->plan.suite.cases[ci].name;
+        }
+        tsc__logs_stage_name(name, sizeof name, cname, strlen(cname), s->stage);
+        tsc__logs_set_stage(a, s->run, s->stage, ci >= 0 ? (uint32_t)ci : TSC_LOGREC_NO_CASE);
+        tsc__logs_eventf(a, s->run, NULL, "stage %s: start on %zu machines", name, n);
+    }
+}
+
+/* A run ended: the coordinator says so in its log and tells the sink;
+ * every voter closes its own stream of the run. */
+static void log_run_end(struct tsc_agent *a, const struct tsc_barrier_finished *f)
+{
+    if (a->runs.acting)
+        tsc__logs_eventf(a, f->run, NULL, "run ended: %s", tsc_run_state_name(f->state));
+    tsc__logs_close_run(a, f->run);
+    if (a->runs.acting)
+        tsc__logsink_run_end(a, f->run);
 }
 
 /* ---- the engine step ------------------------------------------------------ */
@@ -218,7 +265,9 @@ static void runs_step(struct tsc_agent *a, struct tsc_barrier_event *ev)
         tsc_logf(TSC_LOG_INFO, "run %llu: %s", (unsigned long long)up.finished[i].run,
                  tsc_run_state_name(up.finished[i].state));
         tsc__runs_store_finished(a, up.finished[i].run, up.finished[i].state);
+        log_run_end(a, &up.finished[i]);
     }
+    log_stage_starts(a, &up);
     for (size_t i = 0; i < up.n_starts; i++)
         send_start(a, &up.starts[i]);
     for (size_t i = 0; i < up.n_cancels; i++)
@@ -267,6 +316,7 @@ void tsc__runs_after_coord_step(struct tsc_agent *a)
             r->in_coord_step = 1; /* hold proposals: flushed below */
             runs_step(a, &ev);
             r->in_coord_step = 0;
+            tsc__logsink_on_acting(a, acting);
         }
         if (r->n_pending == 0)
             break;
@@ -305,15 +355,31 @@ void tsc__runs_on_report(struct tsc_agent *a, const struct tsc_envelope *env)
 {
     struct tsc_stage_report rep;
     struct tsc_barrier_event ev;
+    struct tsc__logstamp st;
     uint8_t pk[TSC_PK_BYTES];
-    if (tsc_stage_report_decode(env->body, env->body_len, &rep) != 0 || rep.node != env->sender ||
+    size_t len = env->body_len;
+    /* The participant's stamp may follow the report (logs.h). */
+    int stamped = tsc__logs_stamp_split(a, env->body, env->body_len, &len, &st);
+    if (stamped < 0)
+        len = env->body_len;
+    if (tsc_stage_report_decode(env->body, len, &rep) != 0 || rep.node != env->sender ||
         tsc__runs_member(a, rep.node, NULL, pk) != 0 ||
-        tsc_stage_report_verify(a->wire.crypto, env->body, env->body_len, pk) != 0) {
+        tsc_stage_report_verify(a->wire.crypto, env->body, len, pk) != 0) {
         a->c.control_rejected++;
         tsc_logf(TSC_LOG_DEBUG, "runs: a stage report from %016llx was rejected",
                  (unsigned long long)env->sender);
+        if (stamped > 0)
+            tsc_vclock_free(&st.clock);
         return;
     }
+    if (a->runs.acting) {
+        char name[TSC_META_STR + 1];
+        tsc__logs_member_name(a, rep.node, name, sizeof name);
+        tsc__logs_recordf(a, rep.run, TSC_LOGREC_RECV, stamped > 0 ? &st : NULL,
+                          "report from %s: %s", name, tsc_result_status_name(rep.result.status));
+    }
+    if (stamped > 0)
+        tsc_vclock_free(&st.clock);
     memset(&ev, 0, sizeof ev);
     ev.type = TSC_BARRIER_EV_REPORT;
     ev.report = &rep;

@@ -1,6 +1,7 @@
 /* tsc — the run control ops, answered by the acting coordinator (control.c
  * forwards them there from any other agent): run, run_status, cancel,
- * history, results (wire/control.h).
+ * history, results (wire/control.h); logs and log_index go on to
+ * logs_ctl.c.
  *
  * Submission. The suite arrives compiled (wire/suite.h) and is checked again
  * here: tscctl is not trusted to have done it. The participants are chosen
@@ -331,6 +332,9 @@ int tsc__runs_control(struct tsc_agent *a, const struct tsc_control_req *req, st
         return op_cancel(a, req, out, errmsg);
     case TSC_CONTROL_OP_RESULTS:
         return op_results(a, req, out, errmsg);
+    case TSC_CONTROL_OP_LOGS:
+    case TSC_CONTROL_OP_LOG_INDEX:
+        return tsc__logs_control_coord(a, req, out, errmsg);
     case TSC_CONTROL_OP_HISTORY:
         rc = tsc__runs_store_history(a, req->suite_name, req->limit, &h, &n, errmsg);
         if (rc == 0)
