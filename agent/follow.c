@@ -223,7 +223,10 @@ static int add(struct tsc_follow *f, uint64_t run, const char *workdir, const ch
     x->fd = -1;
     x->part = part;
     memcpy(x->path, full, (size_t)n + 1);
-    open_at(x, 1); /* not there yet: opened at 0 when it appears */
+    /* An absolute path existed before the run: its old content is not the
+     * run's. A relative one is in the run's own work directory, which the
+     * run's first stage may already have written to: all of it is. */
+    open_at(x, path[0] == '/'); /* not there yet: opened at 0 when it appears */
     f->files[f->n++] = x;
     return 0;
 }

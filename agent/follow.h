@@ -40,8 +40,9 @@ void tsc_follow_free(struct tsc_follow *f);
 
 /* Follow every path of list (len bytes, one quoted path per line; relative
  * paths are resolved against workdir) for run, unless already followed for
- * run. Reading starts at the file's current end when it exists now (what
- * was there before the run is not the run's), else at 0 once it appears.
+ * run. An absolute path that exists now is read from its current end (what
+ * was there before the run is not the run's); a relative one (in the run's
+ * work directory) and one that appears later are read from 0.
  * 0, TSC_EFULL (more than TSC_FOLLOW_MAX_FILES: the rest are ignored),
  * TSC_EINVAL (a line is not a path: unbalanced quote) or TSC_ENOMEM. */
 int tsc_follow_set(struct tsc_follow *f, uint64_t run, const char *workdir, const char *list,

@@ -296,6 +296,7 @@ void tsc__logs_close_run(struct tsc_agent *a, uint64_t run)
     char errmsg[TSC_ERRMSG_SIZE];
     if (x == NULL || x->closed)
         return;
+    tsc__logs_follow_stop(a, run); /* the files' last lines belong to the run */
     tsc__logs_commit(a);
     x->closed = 1;
     make_key(key, run, CLOSED_SEQ);
@@ -443,6 +444,8 @@ void tsc__logs_start(struct tsc_agent *a)
     uv_timer_init(&a->loop, &l->sink_timer);
     uv_timer_init(&a->loop, &l->recv_timer);
     uv_idle_init(&a->loop, &l->work);
+    uv_timer_init(&a->loop, &l->follow_timer);
+    l->follow_timer.data = a;
     l->ship_timer.data = l->sink_timer.data = l->recv_timer.data = a;
     l->work.data = a;
     l->handles = 1;
@@ -457,7 +460,8 @@ void tsc__logs_close(struct tsc_agent *a)
     if (!l->handles)
         return;
     uv_handle_t *hs[] = {(uv_handle_t *)&l->ship_timer, (uv_handle_t *)&l->sink_timer,
-                         (uv_handle_t *)&l->recv_timer, (uv_handle_t *)&l->work};
+                         (uv_handle_t *)&l->recv_timer, (uv_handle_t *)&l->work,
+                         (uv_handle_t *)&l->follow_timer};
     /* Records made but not written yet: into the WAL before we go. */
     tsc__logs_commit(a);
     tsc__logsink_flush(a);
@@ -484,6 +488,7 @@ void tsc__logs_free(struct tsc_agent *a)
     tsc__logship_free(a);
     tsc__logsink_free(a);
     tsc__logs_ctl_free(a);
+    tsc__logs_follow_free(a);
 }
 
 /* ---- restore ----------------------------------------------------------------------- */

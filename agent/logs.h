@@ -176,8 +176,21 @@ struct tsc__logs {
     uint32_t started_stage;
     int started_any;
 
+    /* followed files (logs_follow.c) */
+    struct tsc_follow *follow;
+    uv_timer_t follow_timer;
+    struct tsc_buf follow_line;
     struct tsc__logs_counters c;
 };
+
+/* ---- logs_follow.c -------------------------------------------------------- */
+/* Follow the files of a START's follow list (barrier/runlog.h) for run;
+ * relative paths in workdir. Lines become FILE records of the run. */
+void tsc__logs_follow(struct tsc_agent *a, uint64_t run, const char *workdir, const char *list,
+                      size_t len);
+/* Read run's files a last time and stop following them. */
+void tsc__logs_follow_stop(struct tsc_agent *a, uint64_t run);
+void tsc__logs_follow_free(struct tsc_agent *a);
 
 /* ---- logs.c ------------------------------------------------------------ */
 

@@ -22,7 +22,9 @@
  *
  * Store layout (logs.h, design): LOGS [run][index] -> tsc_logrec encoding;
  * LOGMETA [run]['r'][node] -> [delivered, last_lamport, last_wall,
- * next_index, n_errors, done, finished]; LOGMETA [run]['e'][n] -> error. */
+ * next_index, n_errors, done, finished, hole_lo, hole_hi] (the lowest gap
+ * the merge skipped: the sink acknowledges below it; a 7-field row from
+ * before holes were kept reads as no hole); LOGMETA [run]['e'][n] -> error. */
 #include <string.h>
 
 #include "agent/agent.h"
@@ -32,7 +34,8 @@
 #include "wire/mp.h"
 
 #define ROW_KEY        17
-#define ROW_FIELDS     7
+#define ROW_FIELDS     9
+#define ROW_FIELDS_OLD 7
 #define RETRY_WRITE_MS 100
 #define WRITE_CHUNK    4096 /* store operations per loop turn */
 
@@ -57,6 +60,8 @@ static int row_encode(const struct tsc_logsink_row *row, struct tsc_buf *out)
         msgpack_pack_true(&w.pk);
     else
         msgpack_pack_false(&w.pk);
+    msgpack_pack_uint64(&w.pk, row->hole_lo);
+    msgpack_pack_uint64(&w.pk, row->hole_hi);
     return tsc_mp_writer_status(&w);
 }
 
@@ -65,12 +70,16 @@ int tsc__logsink_row_decode(const uint8_t *p, size_t len, struct tsc_logsink_row
     struct tsc_mp_reader r;
     uint32_t n;
     tsc_mp_reader_init(&r, p, len);
-    if (tsc_mp_read_array(&r, &n) != 0 || n != ROW_FIELDS ||
+    row->hole_lo = row->hole_hi = 0;
+    if (tsc_mp_read_array(&r, &n) != 0 || (n != ROW_FIELDS && n != ROW_FIELDS_OLD) ||
         tsc_mp_read_uint(&r, &row->delivered) != 0 ||
         tsc_mp_read_uint(&r, &row->last_lamport) != 0 ||
         tsc_mp_read_uint(&r, &row->last_wall) != 0 || tsc_mp_read_uint(&r, &row->next_index) != 0 ||
         tsc_mp_read_uint(&r, &row->n_errors) != 0 || tsc_mp_read_bool(&r, &row->done) != 0 ||
-        tsc_mp_read_bool(&r, &row->finished) != 0 || tsc_mp_remaining(&r) != 0)
+        tsc_mp_read_bool(&r, &row->finished) != 0 ||
+        (n == ROW_FIELDS &&
+         (tsc_mp_read_uint(&r, &row->hole_lo) != 0 || tsc_mp_read_uint(&r, &row->hole_hi) != 0)) ||
+        tsc_mp_remaining(&r) != 0)
         return TSC_EMALFORMED;
     return 0;
 }

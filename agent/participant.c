@@ -366,6 +366,11 @@ void tsc__part_on_start(struct tsc_agent *a, const struct tsc_envelope *env)
     a->runs.start_stamp = stamped > 0 ? &st : NULL;
     part_step(a, &ev);
     a->runs.start_stamp = NULL;
+    if (s.follow_len > 0) {
+        char dir[4200];
+        workdir(a, s.run, dir, sizeof dir);
+        tsc__logs_follow(a, s.run, dir, s.follow, s.follow_len);
+    }
     if (stamped > 0)
         tsc_vclock_free(&st.clock);
 }

@@ -175,6 +175,14 @@ for n in nodes:
             once(n, "stderr", "err %d of stage %d on %s" % (i, s, n), s)
         once(n, "stdout", "last line without a newline of stage %d on %s" % (s, n), s)
         once(n, "user", "user event of stage %d on %s" % (s, n), s)
+        # The suite's followed file (follow: app.log), one line per stage.
+        f = [r for r in recs if r["name"] == n and r["kind"] == "file"
+             and r["text"].endswith("/app.log: app %d on %s" % (s, n))]
+        if len(f) != 1:
+            bad.append("%s: followed line of stage %d seen %d times" % (n, s, len(f)))
+rot = [r for r in recs if r["kind"] == "file" and r["text"].endswith(": after rotation on node1")]
+if len(rot) != 1:
+    bad.append("node1's line after the rotation of app.log seen %d times" % len(rot))
 for i in range(1, 21):
     for frm, to, w in (("node1", "node2", "ping"), ("node2", "node1", "pong")):
         a = once(frm, "send", "to %s: %s %d" % (to, w, i))
@@ -203,7 +211,7 @@ long = [len(r["text"]) for r in recs if r["name"] == "node3" and r["kind"] == "s
 if long != [65536, 70000 - 65536]:
     bad.append("node3's 70000-byte line came as pieces of %s bytes" % long)
 kinds = set(r["kind"] for r in recs)
-for k in ("event", "stdout", "stderr", "user", "send", "recv"):
+for k in ("event", "stdout", "stderr", "user", "send", "recv", "file"):
     if k not in kinds:
         bad.append("no record of kind %s" % k)
 if not any(r["kind"] == "event" and r["text"].startswith("run ended: passed") for r in recs):

@@ -49,14 +49,17 @@ static void test_follow_files(void **state)
     assert_non_null(mkdtemp(dir));
     append(dir, "a.log", "before the run\n");
     assert_int_equal(tsc_follow_new(&f, on_line, &s), 0);
-    snprintf(list, sizeof list, "a.log\n'%s/later log'\n\n", dir);
+    /* a.log by absolute path: it existed before the run, so it is read from
+     * its end; 'later log' relative (the run's directory): from 0. */
+    snprintf(list, sizeof list, "%s/a.log\n'later log'\n\n", dir);
     assert_int_equal(tsc_follow_set(f, 7, dir, list, strlen(list)), 0);
     assert_int_equal(tsc_follow_count(f), 2);
     /* Same list again: nothing new is followed. */
     assert_int_equal(tsc_follow_set(f, 7, dir, list, strlen(list)), 0);
     assert_int_equal(tsc_follow_count(f), 2);
 
-    /* What was there before is not the run's; a partial line waits. */
+    /* What was in an absolute path before is not the run's; a partial line
+     * waits. */
     append(dir, "a.log", "one\ntw");
     assert_int_equal(tsc_follow_poll(f), 1);
     assert_string_equal(s.lines[0], "one");

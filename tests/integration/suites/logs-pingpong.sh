@@ -5,6 +5,10 @@ for i in 1 2 3; do
   echo "err $i of stage $TSC_STAGE_INDEX on $TSC_NODE" >&2
 done
 "$ctl" log "user event of stage $TSC_STAGE_INDEX on $TSC_NODE"
+echo "app $TSC_STAGE_INDEX on $TSC_NODE" >>app.log
+if [ "$TSC_STAGE" = run ] && [ "$TSC_NODE" = node1 ]; then
+  mv app.log app.log.1 && echo "after rotation on $TSC_NODE" >>app.log
+fi
 if [ "$TSC_STAGE" = run ]; then
   # A line longer than a record (64 KiB) arrives in pieces.
   [ "$TSC_NODE" = node3 ] && { head -c 70000 /dev/zero | tr '\0' x; echo; }
