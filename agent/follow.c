@@ -14,7 +14,8 @@
 
 struct followed {
     uint64_t run;
-    char path[PATH_MAX];
+    char path[PATH_MAX]; /* resolved */
+    char name[PATH_MAX]; /* as the suite names it (what records show) */
     int fd; /* -1: not open (not there yet, or between rotations) */
     dev_t dev;
     ino_t ino;
@@ -97,7 +98,7 @@ int tsc_follow_unquote(const char *line, size_t len, char *out, size_t cap)
 
 static void emit(struct tsc_follow *f, struct followed *x, const char *p, size_t len)
 {
-    f->fn(f->ctx, x->run, x->path, p, len);
+    f->fn(f->ctx, x->run, x->name, p, len);
     f->lines++;
 }
 
@@ -223,6 +224,7 @@ static int add(struct tsc_follow *f, uint64_t run, const char *workdir, const ch
     x->fd = -1;
     x->part = part;
     memcpy(x->path, full, (size_t)n + 1);
+    snprintf(x->name, sizeof x->name, "%s", path);
     /* An absolute path existed before the run: its old content is not the
      * run's. A relative one is in the run's own work directory, which the
      * run's first stage may already have written to: all of it is. */

@@ -30,7 +30,8 @@
 
 struct tsc_follow;
 
-/* One complete line (without its newline) of path, followed for run. */
+/* One complete line (without its newline) of a file followed for run;
+ * path as the follow list names it (relative paths stay relative). */
 typedef void (*tsc_follow_line_fn)(void *ctx, uint64_t run, const char *path, const char *line,
                                    size_t len);
 

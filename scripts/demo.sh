@@ -4,7 +4,8 @@
 #   coordinator -> run examples/hello.yaml and examples/redis.yaml (real
 #   redis-server instances, one per machine, a primary and its replicas) with
 #   every stage a barrier across the 4 machines -> the results (table and
-#   JUnit) -> the history -> tscctl local down.
+#   JUnit) -> the run's merged log (every machine's output and redis' own log
+#   in causal order) -> the history -> tscctl local down.
 # Everything lives in .tsc-demo/ (removed at the end; kept with KEEP=1).
 # Usage: scripts/demo.sh   (env: BUILD_DIR=build, N=4, BASE_PORT=17946)
 set -euo pipefail
@@ -54,7 +55,16 @@ if command -v redis-server >/dev/null; then
   "$CTL" results "$RUN"
 
   say "tscctl results $RUN --format junit (first lines)"
-  "$CTL" results "$RUN" --format junit | head -n 12
+  "$CTL" results "$RUN" --format junit >"$TSC_LOCAL_DIR/junit.xml"
+  head -n 12 "$TSC_LOCAL_DIR/junit.xml"
+
+  say "tscctl logs $RUN --node node2 (the merged log, causal order: the scripts, redis.log, the agents' events)"
+  "$CTL" logs "$RUN" --node node2 >"$TSC_LOCAL_DIR/logs-node2.txt"
+  head -n 25 "$TSC_LOCAL_DIR/logs-node2.txt"
+
+  say "tscctl logs $RUN --grep 'sync|MASTER' (replication in redis' own logs, every machine)"
+  "$CTL" logs "$RUN" --grep 'sync|MASTER' >"$TSC_LOCAL_DIR/logs-sync.txt"
+  head -n 12 "$TSC_LOCAL_DIR/logs-sync.txt"
 else
   echo "redis-server is not installed (scripts/deps.sh installs it); skipping examples/redis.yaml"
 fi

@@ -177,10 +177,10 @@ for n in nodes:
         once(n, "user", "user event of stage %d on %s" % (s, n), s)
         # The suite's followed file (follow: app.log), one line per stage.
         f = [r for r in recs if r["name"] == n and r["kind"] == "file"
-             and r["text"].endswith("/app.log: app %d on %s" % (s, n))]
+             and r["text"] == "app.log: app %d on %s" % (s, n)]
         if len(f) != 1:
             bad.append("%s: followed line of stage %d seen %d times" % (n, s, len(f)))
-rot = [r for r in recs if r["kind"] == "file" and r["text"].endswith(": after rotation on node1")]
+rot = [r for r in recs if r["kind"] == "file" and r["text"] == "app.log: after rotation on node1"]
 if len(rot) != 1:
     bad.append("node1's line after the rotation of app.log seen %d times" % len(rot))
 for i in range(1, 21):
