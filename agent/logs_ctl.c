@@ -13,7 +13,9 @@
  * logs and log_index are answered by the acting coordinator (others
  * forward them, control.c) from its store only: what LOGS and LOGMETA hold
  * is durable and consistent (one synced batch writes records and rows),
- * so `finished` is never seen before the last records. */
+ * so `finished` is never seen before the last records. LOGS values are
+ * blocks of consecutive records (logs.h): a reader seeks to the first block
+ * that can hold its first index and walks the blocks' records. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +24,7 @@
 #include "agent/log.h"
 #include "agent/logs.h"
 #include "common/alloc.h"
+#include "wire/mp.h"
 
 #define LOGS_MAX_BYTES     (2u << 20) /* record bytes per `logs` answer: a short stall, one frame */
 #define LOGS_DEFAULT_LIMIT 1000
@@ -539,17 +542,56 @@ static int add_record(struct rec_ctx *c, const uint8_t *val, size_t vlen)
     return 0;
 }
 
-static int take_record(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+/* The records of a LOGS block (logs.h: consecutive indices from the
+ * key's, each a complete msgpack value) from c->next to c->merged, handed
+ * to fn in order; blocks that end before c->next are passed over, so a scan
+ * may start up to a block early. Returns non-zero to stop the scan. */
+static int walk_block(struct rec_ctx *c, const uint8_t *key, size_t klen, const uint8_t *val,
+                      size_t vlen,
+                      int (*fn)(struct rec_ctx *c, uint64_t index, const uint8_t *p, size_t len))
 {
-    struct rec_ctx *c = ctx;
-    if (klen != 16 || tsc_store_get_be64(key) != c->run || c->n >= c->limit ||
-        tsc_store_get_be64(key + 8) > c->merged || (c->n > 0 && c->bytes + vlen > LOGS_MAX_BYTES))
+    struct tsc_mp_reader r;
+    if (klen != 16 || tsc_store_get_be64(key) != c->run)
         return 1;
-    if (add_record(c, val, vlen) != 0) {
+    uint64_t index = tsc_store_get_be64(key + 8);
+    tsc_mp_reader_init(&r, val, vlen);
+    while (index <= c->merged && tsc_mp_remaining(&r) > 0) {
+        const uint8_t *p = r.p;
+        if (tsc_mp_skip(&r) != 0)
+            return 0; /* a damaged block: its records are not shown */
+        if (index >= c->next) {
+            if (fn(c, index, p, (size_t)(r.p - p)) != 0)
+                return 1;
+            c->next = index + 1;
+        }
+        index++;
+    }
+    return index > c->merged;
+}
+
+static int page_record(struct rec_ctx *c, uint64_t index, const uint8_t *p, size_t len)
+{
+    (void)index;
+    if (c->n >= c->limit || (c->n > 0 && c->bytes + len > LOGS_MAX_BYTES))
+        return 1;
+    if (add_record(c, p, len) != 0) {
         c->oom = 1;
         return 1;
     }
     return 0;
+}
+
+static int take_record(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+    return walk_block(ctx, key, klen, val, vlen, page_record);
+}
+
+/* Where a scan for index `from` of run starts: the first block that can
+ * hold it. */
+static void block_start(uint8_t key[16], uint64_t run, uint64_t from)
+{
+    tsc_store_put_be64(key, run);
+    tsc_store_put_be64(key + 8, from > TSC_STORE_LOGS_BLOCK ? from - TSC_STORE_LOGS_BLOCK + 1 : 1);
 }
 
 static int op_logs(struct tsc_agent *a, const struct tsc_control_req *req, struct tsc_buf *out,
@@ -575,8 +617,8 @@ static int op_logs(struct tsc_agent *a, const struct tsc_control_req *req, struc
     int rc = read_meta(a, run, from <= 1, &ehold, &l, errmsg);
     c.merged = l.merged;
     if (rc == 0) {
-        tsc_store_put_be64(key, run);
-        tsc_store_put_be64(key + 8, from);
+        c.next = from;
+        block_start(key, run, from);
         rc =
             a->store.scan_from(&a->store, TSC_STORE_LOGS, key, sizeof key, take_record, &c, errmsg);
         if (rc == 0 && c.oom)
@@ -653,15 +695,11 @@ static struct tsc_control_log_range *range_of(struct rec_ctx *c, const struct ts
     return g;
 }
 
-static int index_record(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+static int index_one(struct rec_ctx *c, uint64_t index, const uint8_t *p, size_t len)
 {
-    struct rec_ctx *c = ctx;
     struct tsc_logrec r;
-    if (klen != 16 || tsc_store_get_be64(key) != c->run || tsc_store_get_be64(key + 8) > c->merged)
-        return 1;
     tsc_logrec_init(&r);
-    if (tsc_logrec_decode(val, vlen, &r) == 0) {
-        uint64_t index = tsc_store_get_be64(key + 8);
+    if (tsc_logrec_decode(p, len, &r) == 0) {
         struct tsc_control_log_range *g = range_of(c, &r);
         if (g == NULL) {
             c->oom = 1;
@@ -674,6 +712,11 @@ static int index_record(void *ctx, const uint8_t *key, size_t klen, const uint8_
     }
     tsc_logrec_free(&r);
     return 0;
+}
+
+static int index_record(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+    return walk_block(ctx, key, klen, val, vlen, index_one);
 }
 
 static int op_log_index(struct tsc_agent *a, const struct tsc_control_req *req, struct tsc_buf *out,
@@ -693,8 +736,8 @@ static int op_log_index(struct tsc_agent *a, const struct tsc_control_req *req, 
     int rc = read_meta(a, run, 1, &ehold, &l, errmsg);
     c.merged = l.merged;
     if (rc == 0) {
-        tsc_store_put_be64(key, run);
-        tsc_store_put_be64(key + 8, 1);
+        c.next = 1;
+        block_start(key, run, 1);
         rc = a->store.scan_from(&a->store, TSC_STORE_LOGS, key, sizeof key, index_record, &c,
                                 errmsg);
         if (rc == 0 && c.oom) {

@@ -12,19 +12,24 @@
  * encoded into sink_buf at once (the engine's records are only borrowed
  * until its next step), and the work callback writes what is pending at
  * the end of the loop turn, however many batches arrived in it, as one
- * synced RocksDB batch (in chunks of WRITE_CHUNK operations, one per turn,
- * when a run's end released very many), then steps EV_DURABLE for the
- * tokens it covers; only the acknowledgements of those steps say that the
- * records are safe. A failed write is retried (the tokens wait; nothing is
- * acknowledged). Readers never look past the merged count of the rows, so
- * records written without their rows (a crash between chunks) stay unseen
- * and are overwritten when merged again.
+ * synced RocksDB batch (group commit; in chunks of WRITE_CHUNK operations
+ * or WRITE_BYTES, one per turn, when a run's end released very many), then
+ * steps EV_DURABLE for the tokens it covers; only the acknowledgements of
+ * those steps say that the records are safe. A failed write is retried (the
+ * tokens wait; nothing is acknowledged). Readers never look past the
+ * merged count of the rows, so records written without their rows (a crash
+ * between chunks, or the end of acting) stay unseen; they are deleted when
+ * the engine is next created (drop_unmerged), before a block written at a
+ * nearby index could overlap them.
  *
- * Store layout (logs.h, design): LOGS [run][index] -> tsc_logrec encoding;
- * LOGMETA [run]['r'][node] -> [delivered, last_lamport, last_wall,
- * next_index, n_errors, done, finished, hole_lo, hole_hi] (the lowest gap
- * the merge skipped: the sink acknowledges below it; a 7-field row from
- * before holes were kept reads as no hole); LOGMETA [run]['e'][n] -> error. */
+ * Store layout (logs.h, design): LOGS [run][first index] -> a block of up
+ * to TSC_STORE_LOGS_BLOCK tsc_logrec encodings of consecutive indices of one
+ * update, concatenated (one put per block: a put per record cost more than
+ * the merge); LOGMETA [run]['r'][node] -> [delivered, last_lamport,
+ * last_wall, next_index, n_errors, done, finished, hole_lo, hole_hi] (the
+ * lowest gap the merge skipped: the sink acknowledges below it; a 7-field
+ * row from before holes were kept reads as no hole); LOGMETA [run]['e'][n]
+ * -> error. */
 #include <string.h>
 
 #include "agent/agent.h"
@@ -37,7 +42,9 @@
 #define ROW_FIELDS     9
 #define ROW_FIELDS_OLD 7
 #define RETRY_WRITE_MS 100
-#define WRITE_CHUNK    4096 /* store operations per loop turn */
+#define WRITE_CHUNK    4096        /* store operations per loop turn */
+#define WRITE_BYTES    (4u << 20)  /* and bytes (a LOGS block holds up to 256 records) */
+#define BLOCK_BYTES    (64u << 10) /* a LOGS block is cut once it holds this much */
 
 static void on_sink_timer(uv_timer_t *t);
 static void handle(struct tsc_agent *a, const struct tsc_logsink_update *up);
@@ -116,6 +123,10 @@ static void sink_step(struct tsc_agent *a, struct tsc_logsink_event *ev)
 struct restore_ctx {
     struct tsc_agent *a;
     size_t n;
+    /* Per run (in key order): the next index its rows name. */
+    uint64_t *runs, *next;
+    size_t n_runs, cap_runs;
+    int oom;
 };
 
 static int restore_row(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
@@ -130,12 +141,107 @@ static int restore_row(void *ctx, const uint8_t *key, size_t klen, const uint8_t
         return 0;
     row.run = tsc_store_get_be64(key);
     row.node = tsc_store_get_be64(key + 9);
+    if (c->n_runs == 0 || c->runs[c->n_runs - 1] != row.run) {
+        if (c->n_runs == c->cap_runs) {
+            size_t cap = c->cap_runs ? c->cap_runs * 2 : 64;
+            uint64_t *r = tsc_realloc(c->runs, cap * sizeof *r);
+            if (r != NULL)
+                c->runs = r;
+            uint64_t *x = r != NULL ? tsc_realloc(c->next, cap * sizeof *x) : NULL;
+            if (x == NULL) {
+                c->oom = 1;
+                return 1;
+            }
+            c->next = x;
+            c->cap_runs = cap;
+        }
+        c->runs[c->n_runs] = row.run;
+        c->next[c->n_runs++] = 1;
+    }
+    if (row.next_index > c->next[c->n_runs - 1])
+        c->next[c->n_runs - 1] = row.next_index;
     memset(&ev, 0, sizeof ev);
     ev.type = TSC_LOGSINK_EV_RESTORE;
     ev.row = &row;
     sink_step(c->a, &ev);
     c->n++;
     return 0;
+}
+
+static uint64_t restored_next(const struct restore_ctx *c, uint64_t run)
+{
+    size_t lo = 0, hi = c->n_runs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (c->runs[mid] < run)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < c->n_runs && c->runs[lo] == run ? c->next[lo] : 1;
+}
+
+struct first_ctx {
+    int found;
+    uint8_t key[16];
+};
+
+static int first_key(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, size_t vlen)
+{
+    struct first_ctx *f = ctx;
+    (void)val;
+    (void)vlen;
+    if (klen != 16)
+        return 0; /* not ours: skip */
+    memcpy(f->key, key, 16);
+    f->found = 1;
+    return 1;
+}
+
+/* LOGS blocks at or above a run's stored next index are a write that a
+ * crash (or the end of acting) cut short between chunks: readers never
+ * show them, but a block written later at a nearby index would overlap
+ * one, so they go before the sink writes again. One seek per run and per
+ * such block. 0 or TSC_ESTORE. */
+static int drop_unmerged(struct tsc_agent *a, const struct restore_ctx *c, size_t *dropped,
+                         char *errmsg)
+{
+    uint8_t start[16], keys[64][16];
+    struct tsc_store_op ops[64];
+    size_t n = 0;
+    int rc = 0;
+    memset(start, 0, sizeof start);
+    *dropped = 0;
+    for (;;) {
+        struct first_ctx f = {0, {0}};
+        rc = a->store.scan_from(&a->store, TSC_STORE_LOGS, start, sizeof start, first_key, &f,
+                                errmsg);
+        if (rc != 0 || !f.found)
+            break;
+        uint64_t run = tsc_store_get_be64(f.key), index = tsc_store_get_be64(f.key + 8);
+        uint64_t next = restored_next(c, run);
+        if (index < next) {
+            tsc_store_put_be64(start, run);
+            tsc_store_put_be64(start + 8, next);
+            continue;
+        }
+        memcpy(keys[n], f.key, 16);
+        ops[n] =
+            (struct tsc_store_op){.space = TSC_STORE_LOGS, .del = 1, .key = keys[n], .klen = 16};
+        if (++n == sizeof ops / sizeof ops[0]) {
+            if ((rc = a->store.write(&a->store, ops, n, 1, errmsg)) != 0)
+                return rc;
+            *dropped += n;
+            n = 0;
+        }
+        if (index == UINT64_MAX && run == UINT64_MAX)
+            break;
+        tsc_store_put_be64(start, index == UINT64_MAX ? run + 1 : run);
+        tsc_store_put_be64(start + 8, index == UINT64_MAX ? 0 : index + 1);
+    }
+    if (rc == 0 && n > 0 && (rc = a->store.write(&a->store, ops, n, 1, errmsg)) == 0)
+        *dropped += n;
+    return rc;
 }
 
 /* The engine, created (and restored from LOGMETA) on first use. */
@@ -157,8 +263,19 @@ static int ensure(struct tsc_agent *a)
         tsc_logf(TSC_LOG_ERROR, "logs: sink: %s", errmsg);
         return rc;
     }
-    struct restore_ctx c = {a, 0};
+    struct restore_ctx c;
+    size_t dropped = 0;
+    memset(&c, 0, sizeof c);
+    c.a = a;
     rc = a->store.scan(&a->store, TSC_STORE_LOGMETA, restore_row, &c, errmsg);
+    if (rc == 0 && c.oom) {
+        tsc_errmsg_setf(errmsg, "out of memory");
+        rc = TSC_ENOMEM;
+    }
+    if (rc == 0)
+        rc = drop_unmerged(a, &c, &dropped, errmsg);
+    tsc_free(c.runs);
+    tsc_free(c.next);
     if (rc != 0) {
         /* Without its table the sink would acknowledge from 0 and store
          * records twice: refuse batches until the store reads again. */
@@ -167,6 +284,8 @@ static int ensure(struct tsc_agent *a)
         l->sk = NULL;
         return rc;
     }
+    if (dropped > 0)
+        tsc_logf(TSC_LOG_INFO, "logs: sink: %zu unmerged log blocks dropped", dropped);
     l->n_told = 0;
     tsc_logf(TSC_LOG_INFO, "logs: merging as the coordinator (%zu stored rows)", c.n);
     return 0;
@@ -233,7 +352,9 @@ static void tell_nodes(struct tsc_agent *a, uint64_t run)
 
 /* ---- the update ------------------------------------------------------------------ */
 
-static int add_op(struct tsc__logs *l, const uint8_t *key, size_t klen, size_t voff)
+/* extra: bytes after the key (a LOGS block's record count, below). */
+static int add_op(struct tsc__logs *l, const uint8_t *key, size_t klen, size_t voff,
+                  const uint8_t *extra, size_t elen)
 {
     if (l->n_sops == l->cap_sops) {
         size_t cap = l->cap_sops ? l->cap_sops * 2 : 256;
@@ -245,7 +366,8 @@ static int add_op(struct tsc__logs *l, const uint8_t *key, size_t klen, size_t v
     }
     /* The key goes after the value in sink_buf. */
     size_t koff = l->sink_buf.len;
-    if (tsc_buf_append(&l->sink_buf, key, klen) != 0)
+    if (tsc_buf_append(&l->sink_buf, key, klen) != 0 ||
+        (elen > 0 && tsc_buf_append(&l->sink_buf, extra, elen) != 0))
         return TSC_ENOMEM;
     struct tsc__logsinkop *o = &l->sops[l->n_sops++];
     o->koff = koff;
@@ -253,6 +375,44 @@ static int add_op(struct tsc__logs *l, const uint8_t *key, size_t klen, size_t v
     o->voff = voff;
     o->vlen = koff - voff;
     return 0;
+}
+
+/* Records in the LOGS block of op o: kept in sink_buf right after its key
+ * (the op table has no room for it), for the `merged` counter. */
+static uint32_t block_count(const struct tsc__logs *l, const struct tsc__logsinkop *o)
+{
+    const uint8_t *p = l->sink_buf.data + o->koff + o->klen;
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The update's merged records as LOGS blocks: runs of consecutive indices
+ * of one run, at most TSC_STORE_LOGS_BLOCK records or about
+ * BLOCK_BYTES each, under the key of the first. */
+static int encode_blocks(struct tsc__logs *l, const struct tsc_logsink_update *up)
+{
+    uint8_t key[16], cnt[4];
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < up->n_writes;) {
+        const struct tsc_logsink_write *w = &up->writes[i];
+        size_t voff = l->sink_buf.len, n = 0;
+        do {
+            rc = tsc_logrec_encode(w[n].rec, &l->sink_buf);
+            n++;
+        } while (rc == 0 && i + n < up->n_writes && n < TSC_STORE_LOGS_BLOCK &&
+                 l->sink_buf.len - voff < BLOCK_BYTES && w[n].run == w->run &&
+                 w[n].index == w->index + n);
+        if (rc != 0)
+            break;
+        tsc_store_put_be64(key, w->run);
+        tsc_store_put_be64(key + 8, w->index);
+        cnt[0] = (uint8_t)(n >> 24);
+        cnt[1] = (uint8_t)(n >> 16);
+        cnt[2] = (uint8_t)(n >> 8);
+        cnt[3] = (uint8_t)n;
+        rc = add_op(l, key, 16, voff, cnt, sizeof cnt);
+        i += n;
+    }
+    return rc;
 }
 
 /* Error numbers: the run's count after this step less those still to
@@ -272,15 +432,7 @@ static int encode_write(struct tsc_agent *a, const struct tsc_logsink_update *up
 {
     struct tsc__logs *l = &a->logs;
     uint8_t key[ROW_KEY];
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < up->n_writes; i++) {
-        size_t voff = l->sink_buf.len;
-        tsc_store_put_be64(key, up->writes[i].run);
-        tsc_store_put_be64(key + 8, up->writes[i].index);
-        rc = tsc_logrec_encode(up->writes[i].rec, &l->sink_buf);
-        if (rc == 0)
-            rc = add_op(l, key, 16, voff);
-    }
+    int rc = encode_blocks(l, up);
     for (size_t i = 0; rc == 0 && i < up->n_errors; i++) {
         uint64_t n = error_number(a, up, i);
         if (n == 0)
@@ -291,7 +443,7 @@ static int encode_write(struct tsc_agent *a, const struct tsc_logsink_update *up
         tsc_store_put_be64(key + 9, n);
         rc = tsc_logmerge_error_encode(&up->errors[i], &l->sink_buf);
         if (rc == 0)
-            rc = add_op(l, key, ROW_KEY, voff);
+            rc = add_op(l, key, ROW_KEY, voff, NULL, 0);
     }
     for (size_t i = 0; rc == 0 && i < up->n_rows; i++) {
         size_t voff = l->sink_buf.len;
@@ -300,7 +452,7 @@ static int encode_write(struct tsc_agent *a, const struct tsc_logsink_update *up
         tsc_store_put_be64(key + 9, up->rows[i].node);
         rc = row_encode(&up->rows[i], &l->sink_buf);
         if (rc == 0)
-            rc = add_op(l, key, ROW_KEY, voff);
+            rc = add_op(l, key, ROW_KEY, voff, NULL, 0);
     }
     return rc;
 }
@@ -364,9 +516,11 @@ int tsc__logsink_flush(struct tsc_agent *a)
      * tens of thousands of records at once, and the loop must not stall
      * (election heartbeats). The WAL is synced when a chunk completes a
      * token, which makes the unsynced chunks before it durable too. */
-    size_t from = l->sops_written, to = l->n_sops;
-    if (to - from > WRITE_CHUNK)
-        to = from + WRITE_CHUNK;
+    size_t from = l->sops_written, to = from, bytes = 0;
+    while (to < l->n_sops && to - from < WRITE_CHUNK && (to == from || bytes < WRITE_BYTES)) {
+        bytes += l->sops[to].vlen;
+        to++;
+    }
     int sync = to == l->n_sops || (l->n_tokens > 0 && l->tokens[0].end <= to);
     int rc = 0;
     if (to > from) {
@@ -397,7 +551,8 @@ int tsc__logsink_flush(struct tsc_agent *a)
         return 1;
     }
     for (size_t i = from; i < to; i++)
-        l->c.merged += l->sops[i].klen == 16;
+        if (l->sops[i].klen == 16)
+            l->c.merged += block_count(l, &l->sops[i]);
     l->sops_written = to;
     /* The tokens whose operations are all synced now. */
     size_t n = 0;

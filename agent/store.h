@@ -23,10 +23,15 @@ enum tsc_store_space {
     TSC_STORE_HISTORY = 4,  /* run (u64 BE) -> run summary (agent/runs_store.c) */
     TSC_STORE_RESULTS = 5,  /* this agent's stage results: run, stage (agent/participant.c) */
     TSC_STORE_LOGLOCAL = 6, /* this agent's log records: run, seq (u64 BE) -> tsc_logrec */
-    TSC_STORE_LOGS = 7,     /* coordinator: merged records: run, index (u64 BE) -> tsc_logrec */
+    TSC_STORE_LOGS = 7,     /* coordinator: merged records: run, index (u64 BE) -> a block of
+                               tsc_logrec encodings (index, index + 1, ...; see below) */
     TSC_STORE_LOGMETA = 8,  /* coordinator: run, 'r', node -> sink row; run, 'e', n -> error */
     TSC_STORE_NSPACES
 };
+
+/* A LOGS value holds up to this many records of consecutive indices, from
+ * the key's (agent/logs.h): a reader of index i starts at i - BLOCK + 1. */
+#define TSC_STORE_LOGS_BLOCK 256
 
 /* One operation of an atomic batch (tsc_store.write). */
 struct tsc_store_op {

@@ -27,7 +27,11 @@ struct rdb {
     rocksdb_readoptions_t *ropts;
     rocksdb_writeoptions_t *wopts, *wopts_sync;
     rocksdb_column_family_handle_t *cf[TSC_STORE_NSPACES + 1]; /* [0] = "default" */
+    rocksdb_writebatch_t *wb;                                  /* reused by rdb_write (see there) */
 };
+
+/* A batch whose encoding grew past this is not kept for the next write. */
+#define KEEP_BATCH_BYTES (8u << 20)
 
 /* RocksDB hands out malloc'd error strings; turn one into TSC_ESTORE with
  * context, and free it. */
@@ -99,7 +103,12 @@ static int rdb_write(struct tsc_store *s, const struct tsc_store_op *ops, size_t
 {
     struct rdb *r = s->impl;
     char *err = NULL;
-    rocksdb_writebatch_t *b = rocksdb_writebatch_create();
+    /* One batch is reused: a fresh one grows its buffer by doubling on
+     * every write, and at the log sink's megabytes per write the copies
+     * and page faults of that growth cost as much as the write itself. */
+    rocksdb_writebatch_t *b = r->wb != NULL ? r->wb : rocksdb_writebatch_create();
+    r->wb = NULL;
+    rocksdb_writebatch_clear(b);
     for (size_t i = 0; i < n; i++) {
         rocksdb_column_family_handle_t *cf = space_cf(r, ops[i].space);
         if (cf == NULL) {
@@ -114,7 +123,14 @@ static int rdb_write(struct tsc_store *s, const struct tsc_store_op *ops, size_t
                                       (const char *)ops[i].val, ops[i].vlen);
     }
     rocksdb_write(r->db, sync ? r->wopts_sync : r->wopts, b, &err);
-    rocksdb_writebatch_destroy(b);
+    size_t size = 0;
+    rocksdb_writebatch_data(b, &size);
+    if (size <= KEEP_BATCH_BYTES) {
+        rocksdb_writebatch_clear(b);
+        r->wb = b;
+    } else {
+        rocksdb_writebatch_destroy(b);
+    }
     return err ? rdb_error(err, errmsg, "write batch") : 0;
 }
 
@@ -152,6 +168,8 @@ static int rdb_scan(struct tsc_store *s, int space, tsc_store_scan_fn fn, void *
 
 static void rdb_release(struct rdb *r)
 {
+    if (r->wb != NULL)
+        rocksdb_writebatch_destroy(r->wb);
     for (int i = 0; i <= TSC_STORE_NSPACES; i++)
         if (r->cf[i] != NULL)
             rocksdb_column_family_handle_destroy(r->cf[i]);

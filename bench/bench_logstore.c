@@ -4,25 +4,32 @@
  *
  *   bench_logstore [--records N] [--group-records R] [--raw] [--dir PARENT]
  *
- * (defaults 1,000,000 records; R = 0: every update is its own synced write;
- * R > 0: group commit, below; $TMPDIR or /tmp. --raw: only the reference,
- * store->write of batches of 1000 pre-encoded records, unsynced and synced.)
+ * (defaults 1,000,000 records; R = 0: every batch is a loop turn of its
+ * own, one synced write each; R > 0: a loop turn takes batches until R
+ * records wait, the driver's group commit; $TMPDIR or /tmp. --raw: only the
+ * reference, store->write of batches of 1000 pre-encoded records, one put
+ * per record, unsynced and synced.)
  *
  * Eight nodes log 100-byte records with the causality of bench_logmerge.c
  * (3% sends, received on a later event) and Lamport times (merge.h); each
  * ships batches of 1000 records with its clock as the watermark and its
  * Lamport time as the promise, and every 64 batches all nodes send a
- * heartbeat. Each sink update is written as ONE synced RocksDB batch in the
- * layout of the Logs design (LOGS [run][index] -> tsc_logrec encoding;
- * LOGMETA [run]['r'][node] -> row, [run]['e'][n] -> error), then stepped
- * EV_DURABLE; the acks' Lamport times go back to the nodes (their next
- * promise), as the agents would do. Figures:
+ * heartbeat. The write path is the driver's (agent/logs_sink.c), mirrored:
+ * the sink's merge configuration, each update encoded at once into LOGS
+ * blocks (consecutive indices, <= TSC_STORE_LOGS_BLOCK records or 64 KiB)
+ * and LOGMETA rows, and at the end of a loop turn what is pending written
+ * as one synced RocksDB batch (chunks of 4096 operations or 4 MiB), then
+ * EV_DURABLE for the tokens it completes; the acks' Lamport times go back
+ * to the nodes (their next promise), as the agents would do. Figures:
  *   logstore_<n>_rate       records merged and stored per second, timing the
  *                           sink steps, the encoding and the RocksDB writes
  *                           (not the generation of records)
  *   logstore_<n>_mb_s       the same in MB/s of record text (100 B each)
  *   logstore_<n>_store_share the part of that time spent inside store->write
- *   logstore_<n>_writes     synced writes (one per update)
+ *   logstore_<n>_encode_share the part spent encoding blocks and rows
+ *   logstore_<n>_sink_rate  records per second of the sink engine alone
+ *   logstore_<n>_writes     store writes (loop turns), _syncs the synced ones
+ *   logstore_<n>_blocks     LOGS blocks written
  *   logstore_<n>_peak_rss   VmHWM
  * It checks what it measures: indices 1..n stored once each, in order, no
  * error reported, the run finished. */
@@ -49,6 +56,10 @@
 #define MAX_INBOX 64
 #define HEARTBEAT 64 /* batches between heartbeats of every node */
 #define RUN       1
+/* agent/logs_sink.c */
+#define WRITE_CHUNK 4096
+#define WRITE_BYTES (4u << 20)
+#define BLOCK_BYTES (64u << 10)
 
 struct msg {
     struct tsc_vclock clock;
@@ -71,14 +82,24 @@ struct bench {
     struct tsc_prng g;
     struct node *nodes;
     uint64_t now, batches, next_index, stored, n_writes, n_syncs;
-    uint64_t group, unsynced, unsynced_token; /* --group-records */
+    uint64_t group, pending_records; /* --group-records */
     double timed_s, store_s, encode_s;
-    /* the write path's buffers, reused */
+    /* The driver's pending write (agent/logs_sink.c): operations of the
+     * updates not yet written, values and keys in vals, and the tokens they
+     * complete. */
     struct tsc_store_op *ops;
-    uint8_t (*keys)[24];
-    size_t *off;
-    size_t cap_ops;
+    struct pend_op *pops;
+    size_t n_ops, cap_ops, ops_written;
+    uint64_t *tokens;
+    size_t *token_end;
+    size_t n_tokens, cap_tokens;
     struct tsc_buf vals;
+    uint64_t blocks;
+};
+
+struct pend_op {
+    int space;
+    size_t koff, klen, voff, vlen;
 };
 
 static void die(const char *what, int rc)
@@ -108,26 +129,27 @@ static double peak_rss_mb(void)
     return kb / 1024.0;
 }
 
-static void reserve_ops(struct bench *b, size_t n)
+static void add_op(struct bench *b, int space, const uint8_t *key, size_t klen, size_t voff)
 {
-    if (n <= b->cap_ops)
-        return;
-    size_t c = b->cap_ops ? b->cap_ops : 4096;
-    while (c < n)
-        c *= 2;
-    b->ops = realloc(b->ops, c * sizeof *b->ops);
-    b->keys = realloc(b->keys, c * sizeof *b->keys);
-    b->off = realloc(b->off, c * sizeof *b->off);
-    if (b->ops == NULL || b->keys == NULL || b->off == NULL)
-        die("ops", TSC_ENOMEM);
-    b->cap_ops = c;
+    if (b->n_ops == b->cap_ops) {
+        b->cap_ops = b->cap_ops ? b->cap_ops * 2 : 4096;
+        b->pops = realloc(b->pops, b->cap_ops * sizeof *b->pops);
+        b->ops = realloc(b->ops, b->cap_ops * sizeof *b->ops);
+        if (b->pops == NULL || b->ops == NULL)
+            die("ops", TSC_ENOMEM);
+    }
+    size_t koff = b->vals.len;
+    if (tsc_buf_append(&b->vals, key, klen) != 0)
+        die("vals", TSC_ENOMEM);
+    b->pops[b->n_ops++] = (struct pend_op){
+        .space = space, .koff = koff, .klen = klen, .voff = voff, .vlen = koff - voff};
 }
 
 static void encode_row(const struct tsc_logsink_row *r, struct tsc_buf *out)
 {
     struct tsc_mp_writer w;
     tsc_mp_writer_init(&w, out);
-    msgpack_pack_array(&w.pk, 7);
+    msgpack_pack_array(&w.pk, 9);
     msgpack_pack_uint64(&w.pk, r->delivered);
     msgpack_pack_uint64(&w.pk, r->last_lamport);
     msgpack_pack_uint64(&w.pk, r->last_wall);
@@ -141,105 +163,144 @@ static void encode_row(const struct tsc_logsink_row *r, struct tsc_buf *out)
         msgpack_pack_true(&w.pk);
     else
         msgpack_pack_false(&w.pk);
+    msgpack_pack_uint64(&w.pk, r->hole_lo);
+    msgpack_pack_uint64(&w.pk, r->hole_hi);
     if (tsc_mp_writer_status(&w) != 0)
         die("row", TSC_ENOMEM);
 }
 
 static void step(struct bench *b, struct tsc_logsink_event *ev);
 
-static void write_ops(struct bench *b, const struct tsc_store_op *ops, size_t n, int sync)
+/* The driver's flush (agent/logs_sink.c), one loop turn: at most
+ * WRITE_CHUNK operations or WRITE_BYTES of what is pending in one batch,
+ * synced when it ends a token; then EV_DURABLE for the tokens it ends. */
+static void flush_turn(struct bench *b)
 {
     char errmsg[TSC_ERRMSG_SIZE] = "";
+    size_t from = b->ops_written, to = from, bytes = 0;
+    while (to < b->n_ops && to - from < WRITE_CHUNK && (to == from || bytes < WRITE_BYTES)) {
+        bytes += b->pops[to].vlen;
+        to++;
+    }
+    int sync = to == b->n_ops || (b->n_tokens > 0 && b->token_end[0] <= to);
+    for (size_t i = from; i < to; i++) {
+        const struct pend_op *o = &b->pops[i];
+        b->ops[i - from] = (struct tsc_store_op){.space = o->space,
+                                                 .key = b->vals.data + o->koff,
+                                                 .klen = o->klen,
+                                                 .val = b->vals.data + o->voff,
+                                                 .vlen = o->vlen};
+    }
     double t0 = now_s();
-    int rc = b->store.write(&b->store, ops, n, sync, errmsg);
+    int rc = to > from ? b->store.write(&b->store, b->ops, to - from, sync, errmsg) : 0;
     b->store_s += now_s() - t0;
     if (rc != 0) {
         fprintf(stderr, "bench_logstore: write: %s\n", errmsg);
         exit(1);
     }
+    b->n_writes++;
     b->n_syncs += (uint64_t)sync;
-}
-
-static void durable(struct bench *b, uint64_t token)
-{
-    struct tsc_logsink_event ev = {.type = TSC_LOGSINK_EV_DURABLE, .token = token};
-    b->unsynced = 0;
-    b->unsynced_token = 0;
-    step(b, &ev);
-}
-
-/* The update's write as one synced batch, then EV_DURABLE. */
-static void store_update(struct bench *b, const struct tsc_logsink_update *up)
-{
-    size_t n = up->n_writes + up->n_errors + up->n_rows, i = 0;
-    double te = now_s();
-    reserve_ops(b, n);
-    tsc_buf_reset(&b->vals);
-    if (tsc_buf_reserve(&b->vals, up->n_writes * (TEXT + 96) + n * 64) != 0)
-        die("vals", TSC_ENOMEM);
-    for (size_t j = 0; j < up->n_writes; j++, i++) {
-        const struct tsc_logsink_write *w = &up->writes[j];
-        if (w->index != b->next_index) {
-            fprintf(stderr, "bench_logstore: index %llu, expected %llu\n",
-                    (unsigned long long)w->index, (unsigned long long)b->next_index);
+    b->ops_written = to;
+    size_t n = 0;
+    while (sync && n < b->n_tokens && b->token_end[n] <= to)
+        n++;
+    uint64_t done[64];
+    size_t n_done = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (n_done == 64) {
+            fprintf(stderr, "bench_logstore: too many tokens in one write\n");
             exit(1);
         }
-        b->next_index++;
-        tsc_store_put_be64(b->keys[i], w->run);
-        tsc_store_put_be64(b->keys[i] + 8, w->index);
-        b->ops[i] = (struct tsc_store_op){.space = TSC_STORE_LOGS, .key = b->keys[i], .klen = 16};
-        b->off[i] = b->vals.len;
-        int rc = tsc_logrec_encode(w->rec, &b->vals);
-        if (rc != 0)
-            die("encode", rc);
+        done[n_done++] = b->tokens[i];
     }
+    memmove(b->tokens, b->tokens + n, (b->n_tokens - n) * sizeof *b->tokens);
+    memmove(b->token_end, b->token_end + n, (b->n_tokens - n) * sizeof *b->token_end);
+    b->n_tokens -= n;
+    if (b->ops_written == b->n_ops) {
+        b->n_ops = b->ops_written = 0;
+        for (size_t i = 0; i < b->n_tokens; i++)
+            b->token_end[i] = 0;
+        tsc_buf_reset(&b->vals);
+        b->pending_records = 0;
+    }
+    for (size_t i = 0; i < n_done; i++) {
+        struct tsc_logsink_event ev = {.type = TSC_LOGSINK_EV_DURABLE, .token = done[i]};
+        step(b, &ev);
+    }
+}
+
+/* Loop turns until nothing is pending. */
+static void flush(struct bench *b)
+{
+    while (b->n_ops > b->ops_written || b->n_tokens > 0)
+        flush_turn(b);
+}
+
+/* The driver's handling of an update's write (agent/logs_sink.c): the
+ * merged records as LOGS blocks of consecutive indices, then the rows,
+ * appended to the pending write with the token. */
+static void store_update(struct bench *b, const struct tsc_logsink_update *up)
+{
+    uint8_t key[17];
+    double te = now_s();
     if (up->n_errors > 0) {
         fprintf(stderr, "bench_logstore: %s error on (%llu, %llu)\n",
                 tsc_logmerge_error_name(up->errors[0].kind),
                 (unsigned long long)up->errors[0].a_node, (unsigned long long)up->errors[0].a_seq);
         exit(1);
     }
-    for (size_t j = 0; j < up->n_rows; j++, i++) {
+    for (size_t i = 0; i < up->n_writes;) {
+        const struct tsc_logsink_write *w = &up->writes[i];
+        size_t voff = b->vals.len, n = 0;
+        if (w->index != b->next_index) {
+            fprintf(stderr, "bench_logstore: index %llu, expected %llu\n",
+                    (unsigned long long)w->index, (unsigned long long)b->next_index);
+            exit(1);
+        }
+        do {
+            int rc = tsc_logrec_encode(w[n].rec, &b->vals);
+            if (rc != 0)
+                die("encode", rc);
+            n++;
+        } while (i + n < up->n_writes && n < TSC_STORE_LOGS_BLOCK &&
+                 b->vals.len - voff < BLOCK_BYTES && w[n].run == w->run &&
+                 w[n].index == w->index + n);
+        tsc_store_put_be64(key, w->run);
+        tsc_store_put_be64(key + 8, w->index);
+        add_op(b, TSC_STORE_LOGS, key, 16, voff);
+        b->next_index += n;
+        b->blocks++;
+        i += n;
+    }
+    for (size_t j = 0; j < up->n_rows; j++) {
         const struct tsc_logsink_row *r = &up->rows[j];
-        tsc_store_put_be64(b->keys[i], r->run);
-        b->keys[i][8] = 'r';
-        tsc_store_put_be64(b->keys[i] + 9, r->node);
-        b->ops[i] =
-            (struct tsc_store_op){.space = TSC_STORE_LOGMETA, .key = b->keys[i], .klen = 17};
-        b->off[i] = b->vals.len;
+        size_t voff = b->vals.len;
+        tsc_store_put_be64(key, r->run);
+        key[8] = 'r';
+        tsc_store_put_be64(key + 9, r->node);
         encode_row(r, &b->vals);
+        add_op(b, TSC_STORE_LOGMETA, key, 17, voff);
     }
-    for (size_t j = 0; j < i; j++) {
-        size_t end = j + 1 < i ? b->off[j + 1] : b->vals.len;
-        b->ops[j].val = b->vals.data + b->off[j];
-        b->ops[j].vlen = end - b->off[j];
+    if (b->n_tokens == b->cap_tokens) {
+        b->cap_tokens = b->cap_tokens ? b->cap_tokens * 2 : 64;
+        b->tokens = realloc(b->tokens, b->cap_tokens * sizeof *b->tokens);
+        b->token_end = realloc(b->token_end, b->cap_tokens * sizeof *b->token_end);
+        if (b->tokens == NULL || b->token_end == NULL)
+            die("tokens", TSC_ENOMEM);
     }
-    b->encode_s += now_s() - te;
-    /* Group commit (--group-records R): updates go to the WAL unsynced
-     * until R records wait, then one synced write makes them all durable
-     * (the WAL is sequential) and one EV_DURABLE covers their tokens. */
-    int sync = b->group == 0 || b->unsynced + up->n_writes >= b->group;
-    write_ops(b, b->ops, i, sync);
+    b->tokens[b->n_tokens] = up->token;
+    b->token_end[b->n_tokens++] = b->n_ops;
     b->stored += up->n_writes;
-    b->n_writes++;
-    if (!sync) {
-        b->unsynced += up->n_writes;
-        b->unsynced_token = up->token;
-        return;
-    }
-    durable(b, up->token);
+    b->pending_records += up->n_writes;
+    b->encode_s += now_s() - te;
 }
 
-/* What is still unsynced (group commit), made durable with a synced write. */
-static void sync_rest(struct bench *b)
+/* The end of a loop turn: without --group-records every batch is a turn of
+ * its own; with R, a turn takes batches until R records wait. */
+static void end_of_turn(struct bench *b)
 {
-    if (b->unsynced_token == 0)
-        return;
-    uint8_t key[17] = {0};
-    struct tsc_store_op op = {
-        .space = TSC_STORE_LOGMETA, .key = key, .klen = 17, .val = key, .vlen = 1};
-    write_ops(b, &op, 1, 1);
-    durable(b, b->unsynced_token);
+    if (b->group == 0 || b->pending_records >= b->group)
+        flush(b);
 }
 
 static void step(struct bench *b, struct tsc_logsink_event *ev)
@@ -275,6 +336,7 @@ static void ship(struct bench *b, struct node *n, int done)
     struct tsc_logsink_event ev = {.type = TSC_LOGSINK_EV_BATCH, .batch = &bt};
     double t0 = now_s();
     step(b, &ev);
+    end_of_turn(b);
     b->timed_s += now_s() - t0;
     n->first += n->n;
     n->n = 0;
@@ -375,6 +437,8 @@ static void bench(uint64_t records, uint64_t group, const char *parent)
     }
     struct tsc_logsink_config cfg;
     tsc_logsink_config_default(&cfg);
+    cfg.merge.max_records = 16384; /* as the driver (agent/logs_sink.c) */
+    cfg.merge.max_bytes = 16u << 20;
     if ((rc = tsc_logsink_new(&b.k, &cfg, NULL)) != 0)
         die("new", rc);
     struct tsc_logsink_event ev = {
@@ -389,7 +453,7 @@ static void bench(uint64_t records, uint64_t group, const char *parent)
     for (size_t i = 0; i < NODES; i++)
         ship(&b, &b.nodes[i], 1);
     double t1 = now_s();
-    sync_rest(&b);
+    flush(&b);
     b.timed_s += now_s() - t1;
     double total = now_s() - t0;
 
@@ -414,6 +478,8 @@ static void bench(uint64_t records, uint64_t group, const char *parent)
            (double)records / total);
     printf("logstore_%llu_writes %llu writes\n", (unsigned long long)records,
            (unsigned long long)b.n_writes);
+    printf("logstore_%llu_blocks %llu blocks\n", (unsigned long long)records,
+           (unsigned long long)b.blocks);
     printf("logstore_%llu_syncs %llu synced writes\n", (unsigned long long)records,
            (unsigned long long)b.n_syncs);
     printf("logstore_%llu_peak_rss %.1f MB\n", (unsigned long long)records, peak_rss_mb());
@@ -431,8 +497,9 @@ static void bench(uint64_t records, uint64_t group, const char *parent)
     }
     free(b.nodes);
     free(b.ops);
-    free(b.keys);
-    free(b.off);
+    free(b.pops);
+    free(b.tokens);
+    free(b.token_end);
     tsc_buf_free(&b.vals);
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
