@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -23,6 +24,13 @@
 #define SWEEP_INTERVAL_US   TSC_SEC(1)
 #define REJOIN_FIRST_US     TSC_SEC(1)
 #define REJOIN_MAX_US       TSC_SEC(30)
+
+/* TSC_DEBUG_LOOP_MS (start_loop): one agent per process. */
+static struct {
+    uv_prepare_t h;
+    uint64_t limit_us, last_us, last_idle_ns;
+    int on;
+} turn_watch;
 
 uint64_t tsc__agent_now(void)
 {
@@ -269,6 +277,10 @@ void tsc__agent_stop(struct tsc_agent *a)
     tsc__runs_close(a);
     tsc__logs_close(a);
     tsc__net_close(a);
+    if (turn_watch.on) {
+        turn_watch.on = 0;
+        uv_close((uv_handle_t *)&turn_watch.h, NULL);
+    }
 }
 
 static int make_data_dir(const char *dir, char *errmsg)
@@ -333,8 +345,34 @@ static void log_startup(struct tsc_agent *a)
                  a->cfg.n_joins ? "" : " (stored member)");
 }
 
+/* Diagnostic: TSC_DEBUG_LOOP_MS=N logs every loop turn that was busy
+ * (not waiting in poll) for more than N ms. The cluster's failure detector
+ * and election answer from this loop, so a long turn is a missed heartbeat. */
+static void on_turn(uv_prepare_t *h)
+{
+    uint64_t now = uv_hrtime() / 1000u, idle = uv_metrics_idle_time(h->loop);
+    uint64_t busy = now - turn_watch.last_us - (idle - turn_watch.last_idle_ns) / 1000u;
+    if (turn_watch.last_us != 0 && busy > turn_watch.limit_us && busy < now)
+        tsc_logf(TSC_LOG_WARN, "loop turn busy for %llu ms", (unsigned long long)(busy / 1000u));
+    turn_watch.last_us = now;
+    turn_watch.last_idle_ns = idle;
+}
+
+static void turn_watch_start(struct tsc_agent *a)
+{
+    const char *s = getenv("TSC_DEBUG_LOOP_MS");
+    if (s == NULL || atoi(s) <= 0)
+        return;
+    turn_watch.limit_us = (uint64_t)atoi(s) * 1000u;
+    uv_prepare_init(&a->loop, &turn_watch.h);
+    uv_prepare_start(&turn_watch.h, on_turn);
+    uv_unref((uv_handle_t *)&turn_watch.h);
+    turn_watch.on = 1;
+}
+
 static void start_loop(struct tsc_agent *a)
 {
+    turn_watch_start(a);
     struct tsc_gossip_event ev;
     uv_timer_init(&a->loop, &a->timer);
     a->timer.data = a;
@@ -403,6 +441,8 @@ int tsc_agent_run(const struct tsc_agent_config *cfg, char *errmsg)
         rc = TSC_EIO;
         goto out;
     }
+    if (getenv("TSC_DEBUG_LOOP_MS") != NULL)
+        uv_loop_configure(&a->loop, UV_METRICS_IDLE_TIME);
     if ((rc = start_engine(a, errmsg)) == 0 && (rc = tsc__coord_open(a, errmsg)) == 0 &&
         (rc = tsc__net_start(a, errmsg)) == 0 && (rc = tsc__runs_open(a, errmsg)) == 0 &&
         (rc = tsc__logs_open(a, errmsg)) == 0) {

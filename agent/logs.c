@@ -12,9 +12,9 @@
  * Restore. LOGLOCAL holds, per run, the records 1..produced (contiguous)
  * and maybe the closed marker. Runs are found by seeking to [run + 1][0];
  * produced by a binary search on "some record at or after seq exists"; the
- * clock and Lamport time are those of the last record. A restart cannot
- * know the Lamport time it promised the coordinator after that record; the
- * first acknowledgement of the new sink brings it forward again. */
+ * clock and Lamport time are those of the last record, or the promise
+ * stored at [run][PROMISE_SEQ] before the last batch went out if that is
+ * larger: later records must come after every promise already made. */
 #define _GNU_SOURCE
 #include "agent/logs.h"
 
@@ -31,7 +31,8 @@
 
 _Static_assert(TSC_RUNNER_MAX_LINE == TSC_LOGREC_MAX_TEXT, "runner lines are whole records");
 
-#define CLOSED_SEQ UINT64_MAX
+#define CLOSED_SEQ  UINT64_MAX
+#define PROMISE_SEQ (UINT64_MAX - 1) /* the last promise shipped (logs_ship.c) */
 
 static void make_key(uint8_t key[TSC__LOGS_KEY], uint64_t run, uint64_t seq)
 {
@@ -528,12 +529,12 @@ static int seek(struct tsc_agent *a, uint64_t run, uint64_t seq, struct first_ke
 static int has_from(struct tsc_agent *a, uint64_t run, uint64_t seq)
 {
     struct first_key f;
-    return seek(a, run, seq, &f) == 1 && f.run == run && f.seq != CLOSED_SEQ;
+    return seek(a, run, seq, &f) == 1 && f.run == run && f.seq < PROMISE_SEQ;
 }
 
 static int restore_run(struct tsc_agent *a, uint64_t run, uint64_t first, char *errmsg)
 {
-    uint64_t lo = first, hi = CLOSED_SEQ - 1;
+    uint64_t lo = first, hi = PROMISE_SEQ - 1;
     struct tsc_buf v;
     struct tsc_logrec rec;
     uint8_t key[TSC__LOGS_KEY];
@@ -560,6 +561,12 @@ static int restore_run(struct tsc_agent *a, uint64_t run, uint64_t first, char *
         tsc_buf_reset(&v);
         make_key(key, run, CLOSED_SEQ);
         x->closed = a->store.get(&a->store, TSC_STORE_LOGLOCAL, key, sizeof key, &v, NULL) == 0;
+        /* The promise shipped before the restart binds the records to come. */
+        tsc_buf_reset(&v);
+        make_key(key, run, PROMISE_SEQ);
+        if (a->store.get(&a->store, TSC_STORE_LOGLOCAL, key, sizeof key, &v, NULL) == 0 &&
+            v.len == 8 && tsc_store_get_be64(v.data) > x->lamport)
+            x->lamport = tsc_store_get_be64(v.data);
         struct tsc_logship_event ev;
         memset(&ev, 0, sizeof ev);
         ev.type = TSC_LOGSHIP_EV_RESTORE;
@@ -609,7 +616,7 @@ int tsc__logs_open(struct tsc_agent *a, char *errmsg)
         }
         if (!found)
             break;
-        if (f.seq != CLOSED_SEQ) {
+        if (f.seq < PROMISE_SEQ) {
             int rc = restore_run(a, f.run, f.seq, errmsg);
             if (rc != 0)
                 return rc;

@@ -13,7 +13,14 @@
  *   logs_sink.c  the tsc_logsink driver on the acting coordinator: batches
  *                in, one synced store write per loop turn (LOGS, LOGMETA;
  *                bounded chunks when a run's end releases very many), then
- *                the acknowledgements.
+ *                the acknowledgements. LOGS [run BE64][first BE64] holds a
+ *                block: the encodings of merged records first, first + 1,
+ *                ... (at most TSC_STORE_LOGS_BLOCK, about 64 KiB),
+ *                concatenated, each a complete msgpack value (a reader walks
+ *                them with tsc_mp_skip; an old one-record value is a block of
+ *                one). A block holds consecutive indices of ONE sink update,
+ *                so a late record (a filled hole) gets a block of its own;
+ *                the reader of index i starts at [run][i - BLOCK + 1].
  *   logs_ctl.c   control ops log, send, recv (local), logs and log_index
  *                (coordinator), and LOG_MSG between stage scripts.
  *

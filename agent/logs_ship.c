@@ -38,8 +38,9 @@
  * failure detector and the election heartbeats (tens of ms), so a stream
  * that has a window to fill gets it over several turns. */
 #define SENDS_PER_TURN 2
-#define KEEP_RUNS      32   /* streams whose records stay in LOGLOCAL at least */
-#define DELETE_CHUNK   4096 /* records deleted per turn */
+#define KEEP_RUNS      32               /* streams whose records stay in LOGLOCAL at least */
+#define DELETE_CHUNK   4096             /* records deleted per turn */
+#define PROMISE_SEQ    (UINT64_MAX - 1) /* LOGLOCAL [run][PROMISE_SEQ]: logs.c */
 
 static void on_ship_timer(uv_timer_t *t);
 
@@ -303,6 +304,26 @@ static int take(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, 
     return 0;
 }
 
+/* The promise survives a restart (logs.c restores it): before a batch or
+ * heartbeat says "later records of run have a Lamport time above P", P is
+ * in LOGLOCAL [run][PROMISE_SEQ] (the WAL, not fsynced, like the records).
+ * A restarted agent that forgot P could make a record at or below it,
+ * which the merge would have to report as late. */
+static int promise_store(struct tsc_agent *a, uint64_t run, uint64_t promise)
+{
+    uint8_t key[TSC__LOGS_KEY], val[8];
+    char errmsg[TSC_ERRMSG_SIZE];
+    tsc_store_put_be64(key, run);
+    tsc_store_put_be64(key + 8, PROMISE_SEQ);
+    tsc_store_put_be64(val, promise);
+    if (a->store.put(&a->store, TSC_STORE_LOGLOCAL, key, sizeof key, val, sizeof val, 0, errmsg) !=
+        0) {
+        a->c.store_errors++;
+        return TSC_ESTORE;
+    }
+    return 0;
+}
+
 /* Build the sealed LOG_BATCH of s into *frame. *last gets the seq of the
  * last record in it (s->first - 1 when none). 0 or a TSC_E*. */
 static int build(struct tsc_agent *a, const struct tsc_logship_send *s, struct tsc_buf *frame,
@@ -345,11 +366,14 @@ static int build(struct tsc_agent *a, const struct tsc_logship_send *s, struct t
         else if (s->last >= s->first)
             *last = r.next - 1 < s->last ? r.next - 1 : s->last; /* skipped over */
         b.promise = x != NULL ? x->lamport : 0;
+        if (b.promise > 0)
+            rc = promise_store(a, s->run, b.promise);
         if (x != NULL)
             b.watermark = x->clock; /* borrowed: not freed below */
         b.done = s->done && *last == s->last;
         tsc_buf_reset(&l->batch);
-        rc = tsc_logbatch_encode(&b, enc, r.lens, r.n, &l->batch);
+        if (rc == 0)
+            rc = tsc_logbatch_encode(&b, enc, r.lens, r.n, &l->batch);
         if (rc == 0)
             rc = tsc__agent_seal(a, TSC_MSG_LOG_BATCH, l->batch.data, l->batch.len, frame);
         l->c.shipped += rc == 0 ? r.n : 0;

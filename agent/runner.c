@@ -59,6 +59,7 @@ struct tsc_runner_job {
     int pgid;
     int exited, finished;
     int eof[2];
+    int paused[2]; /* reading stopped for the rest of the turn (the budget) */
     int64_t exit_status;
     int term_signal;
     int reason; /* 0, or TSC_RESULT_TIMEOUT / TSC_RESULT_CANCELLED once we killed it */
@@ -341,7 +342,12 @@ static void on_timer(uv_timer_t *t)
         kill_group(j->pgid);
         return;
     }
-    /* The drain cap, or a kill after the exit: stop waiting for EOF. */
+    /* The drain cap, or a kill after the exit: stop waiting for EOF. A pipe
+     * paused by the turn budget is not stuck: its reader is behind. */
+    if (j->reason == 0 && (j->paused[0] || j->paused[1])) {
+        uv_timer_start(&j->timer, on_timer, DRAIN_CAP_MS, 0);
+        return;
+    }
     for (int i = 0; i < 2; i++)
         if (!j->eof[i])
             close_pipe(j, i);
@@ -355,19 +361,58 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init((char *)j->scratch, sizeof j->scratch);
 }
 
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+/* A new loop turn: the budget is whole again, paused pipes read on. */
+static void on_resume(uv_idle_t *h)
+{
+    struct tsc_runner *r = h->data;
+    uv_idle_stop(h);
+    r->resume_on = 0;
+    r->turn_bytes = 0;
+    for (struct tsc_runner_job *j = r->jobs; j != NULL; j = j->next) {
+        for (int i = 0; i < 2; i++) {
+            if (!j->paused[i])
+                continue;
+            j->paused[i] = 0;
+            if (!j->eof[i] && !uv_is_closing((uv_handle_t *)&j->pipes[i]) &&
+                uv_read_start((uv_stream_t *)&j->pipes[i], on_alloc, on_read) != 0)
+                close_pipe(j, i);
+        }
+    }
+}
+
+/* The turn's budget is spent: pipe i waits for the next turn. */
+static void pause_pipe(struct tsc_runner_job *j, int i)
+{
+    struct tsc_runner *r = j->runner;
+    if (!r->resume_init || r->closing)
+        return;
+    uv_read_stop((uv_stream_t *)&j->pipes[i]);
+    j->paused[i] = 1;
+    if (!r->resume_on) {
+        r->resume_on = 1;
+        uv_idle_start(&r->resume, on_resume);
+    }
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct tsc_runner_job *j = s->data;
+    int i = s == (uv_stream_t *)&j->pipes[0] ? 0 : 1;
     if (nread > 0) {
         capture(j, (const uint8_t *)buf->base, (size_t)nread);
         if (j->runner->line != NULL)
-            split_lines(j, s == (uv_stream_t *)&j->pipes[0] ? 0 : 1, (const uint8_t *)buf->base,
-                        (size_t)nread);
+            split_lines(j, i, (const uint8_t *)buf->base, (size_t)nread);
+        j->runner->turn_bytes += (size_t)nread;
+        if (j->runner->turn_bytes >= TSC_RUNNER_TURN_BYTES)
+            pause_pipe(j, i);
         return;
     }
     if (nread == 0)
         return; /* EAGAIN */
-    close_pipe(j, s == (uv_stream_t *)&j->pipes[0] ? 0 : 1);
+    close_pipe(j, i);
     finish(j);
 }
 
@@ -505,6 +550,10 @@ void tsc_runner_init(struct tsc_runner *r, uv_loop_t *loop, tsc_runner_done_fn d
     r->loop = loop;
     r->done = done;
     r->ctx = ctx;
+    if (uv_idle_init(loop, &r->resume) == 0) {
+        r->resume.data = r;
+        r->resume_init = 1;
+    }
 }
 
 static int check_spec(const struct tsc_runner *r, const struct tsc_runner_spec *spec, char *errmsg)
@@ -723,6 +772,17 @@ int tsc_runner_kill_leftover(const char *workdir, uint64_t run, uint32_t stage)
 void tsc_runner_close(struct tsc_runner *r)
 {
     r->closing = 1;
+    if (r->resume_init && !uv_is_closing((uv_handle_t *)&r->resume))
+        uv_close((uv_handle_t *)&r->resume, NULL);
+    r->resume_on = 0;
+    /* Paused pipes read on: what the killed groups printed is still theirs. */
+    for (struct tsc_runner_job *j = r->jobs; j != NULL; j = j->next)
+        for (int i = 0; i < 2; i++)
+            if (j->paused[i]) {
+                j->paused[i] = 0;
+                if (!j->eof[i] && !uv_is_closing((uv_handle_t *)&j->pipes[i]))
+                    uv_read_start((uv_stream_t *)&j->pipes[i], on_alloc, on_read);
+            }
     for (struct tsc_runner_job *j = r->jobs; j != NULL; j = j->next)
         job_kill(j, TSC_RESULT_CANCELLED);
 }

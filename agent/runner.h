@@ -72,7 +72,18 @@ struct tsc_runner {
     struct tsc_runner_job *jobs;
     size_t n_jobs;
     int closing;
+    /* Output bytes taken this loop turn (all jobs): beyond TSC_RUNNER_TURN_BYTES
+     * the pipes pause until the next turn (resume: an idle handle). */
+    size_t turn_bytes;
+    uv_idle_t resume;
+    int resume_init, resume_on;
 };
+
+/* Output bytes read per loop turn, all scripts together: a script printing
+ * without pause must not hold the loop (the failure detector and the
+ * election answer from it) for the time it takes to make records of all it
+ * printed; the rest waits in the pipe for the next turn. */
+#define TSC_RUNNER_TURN_BYTES (64u << 10)
 
 void tsc_runner_init(struct tsc_runner *r, uv_loop_t *loop, tsc_runner_done_fn done, void *ctx);
 
