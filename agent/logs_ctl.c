@@ -416,6 +416,7 @@ struct meta_ctx {
     uint64_t merged;
     int finished, rows;
     int want_errors;
+    uint8_t phase; /* the key kind being scanned: 'r' rows, then 'e' errors */
     struct tsc_buf *hold;
     size_t *offs, *lens, n, cap;
     int oom;
@@ -425,7 +426,11 @@ static int take_meta(void *ctx, const uint8_t *key, size_t klen, const uint8_t *
 {
     struct meta_ctx *c = ctx;
     struct tsc_logsink_row row;
-    if (klen < 9 || tsc_store_get_be64(key) != c->run)
+    /* Each scan visits one kind of key only: a run can have many stored
+     * errors, and a poll that does not want them must not walk them. */
+    if (klen < 9 || tsc_store_get_be64(key) != c->run || key[8] != c->phase)
+        return 1;
+    if (c->phase == 'e' && c->n >= TSC_CONTROL_MAX_LOG_ERRORS)
         return 1;
     if (klen == 17 && key[8] == 'r' && tsc__logsink_row_decode(val, vlen, &row) == 0) {
         c->rows++;
@@ -463,14 +468,20 @@ static int read_meta(struct tsc_agent *a, uint64_t run, int want_errors, struct 
                      struct tsc_control_logs *l, char *errmsg)
 {
     struct meta_ctx c;
-    uint8_t key[8];
+    uint8_t key[9];
     memset(&c, 0, sizeof c);
     c.run = run;
     c.want_errors = want_errors;
     c.hold = hold;
     tsc_store_put_be64(key, run);
+    key[8] = c.phase = 'r';
     int rc =
         a->store.scan_from(&a->store, TSC_STORE_LOGMETA, key, sizeof key, take_meta, &c, errmsg);
+    if (rc == 0 && want_errors) {
+        key[8] = c.phase = 'e';
+        rc = a->store.scan_from(&a->store, TSC_STORE_LOGMETA, key, sizeof key, take_meta, &c,
+                                errmsg);
+    }
     if (rc == 0 && c.oom)
         rc = TSC_ENOMEM;
     if (rc == 0 && c.n > 0 && (l->errors = tsc_calloc(c.n, sizeof *l->errors)) == NULL)

@@ -80,8 +80,13 @@ import json, sys
 print([m["labels"]["name"] for m in json.load(sys.stdin) if m["coordinator"]][0])')
 SOCK=$CLUSTER/$name/tscd.sock
 merged() {
-  "$CTL" --socket "$SOCK" stats --json | python3 -c 'import json,sys; print(json.load(sys.stdin).get("log_merged", 0))'
+  { "$CTL" --socket "$SOCK" stats --json 2>/dev/null || echo '{}'; } |
+    python3 -c 'import json,sys; print(json.load(sys.stdin).get("log_merged", 0))'
 }
+term() {
+  "$CTL" status --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["term"])' || echo 0
+}
+term0=$(term)
 
 base=$(merged)
 want=$((N * L))
@@ -92,6 +97,11 @@ while :; do
   [ "$got" -ge "$want" ] && break
   if [ $(( ($(date +%s%N) - s0) / 1000000000 )) -gt 600 ]; then
     echo "logs_e2e: only $got of $want records merged after 600 s" >&2
+    exit 1
+  fi
+  if [ "$(term)" != "$term0" ]; then
+    echo "logs_e2e: the coordinator changed during the flood (term $term0 -> $(term)):" \
+      "the figure would be meaningless; see the agents' logs (KEEP=1)" >&2
     exit 1
   fi
   sleep 0.2
