@@ -16,7 +16,7 @@ struct followed {
     uint64_t run;
     char path[PATH_MAX]; /* resolved */
     char name[PATH_MAX]; /* as the suite names it (what records show) */
-    int fd; /* -1: not open (not there yet, or between rotations) */
+    int fd;              /* -1: not open (not there yet, or between rotations) */
     dev_t dev;
     ino_t ino;
     off_t off;

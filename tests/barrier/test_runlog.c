@@ -338,7 +338,9 @@ static void test_cancel_round_trip(void **state)
 
 static void test_start_and_cancel_messages(void **state)
 {
-    struct tsc_stage_start m = {9, 3, 17, 2, 30000000, "echo hi\n", 8, "case-a", 6, "db", 2, NULL, 0}, d;
+    struct tsc_stage_start m = {9, 3,    17, 2,    30000000, "echo hi\n", 8, "case-a",
+                                6, "db", 2,  NULL, 0},
+                           d;
     struct tsc_stage_cancel c = {9, 17, 4}, dc;
     struct tsc_buf b;
     tsc_buf_init(&b);
