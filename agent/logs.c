@@ -13,7 +13,7 @@
  * and maybe the closed marker. Runs are found by seeking to [run + 1][0];
  * produced by a binary search on "some record at or after seq exists"; the
  * clock and Lamport time are those of the last record, or the promise
- * stored at [run][PROMISE_SEQ] before the last batch went out if that is
+ * stored at [run][TSC__LOGS_PROMISE_SEQ] before the last batch went out if that is
  * larger: later records must come after every promise already made. */
 #define _GNU_SOURCE
 #include "agent/logs.h"
@@ -31,8 +31,7 @@
 
 _Static_assert(TSC_RUNNER_MAX_LINE == TSC_LOGREC_MAX_TEXT, "runner lines are whole records");
 
-#define CLOSED_SEQ  UINT64_MAX
-#define PROMISE_SEQ (UINT64_MAX - 1) /* the last promise shipped (logs_ship.c) */
+#define CLOSED_SEQ UINT64_MAX
 
 static void make_key(uint8_t key[TSC__LOGS_KEY], uint64_t run, uint64_t seq)
 {
@@ -529,12 +528,12 @@ static int seek(struct tsc_agent *a, uint64_t run, uint64_t seq, struct first_ke
 static int has_from(struct tsc_agent *a, uint64_t run, uint64_t seq)
 {
     struct first_key f;
-    return seek(a, run, seq, &f) == 1 && f.run == run && f.seq < PROMISE_SEQ;
+    return seek(a, run, seq, &f) == 1 && f.run == run && f.seq < TSC__LOGS_PROMISE_SEQ;
 }
 
 static int restore_run(struct tsc_agent *a, uint64_t run, uint64_t first, char *errmsg)
 {
-    uint64_t lo = first, hi = PROMISE_SEQ - 1;
+    uint64_t lo = first, hi = TSC__LOGS_PROMISE_SEQ - 1;
     struct tsc_buf v;
     struct tsc_logrec rec;
     uint8_t key[TSC__LOGS_KEY];
@@ -563,7 +562,7 @@ static int restore_run(struct tsc_agent *a, uint64_t run, uint64_t first, char *
         x->closed = a->store.get(&a->store, TSC_STORE_LOGLOCAL, key, sizeof key, &v, NULL) == 0;
         /* The promise shipped before the restart binds the records to come. */
         tsc_buf_reset(&v);
-        make_key(key, run, PROMISE_SEQ);
+        make_key(key, run, TSC__LOGS_PROMISE_SEQ);
         if (a->store.get(&a->store, TSC_STORE_LOGLOCAL, key, sizeof key, &v, NULL) == 0 &&
             v.len == 8 && tsc_store_get_be64(v.data) > x->lamport)
             x->lamport = tsc_store_get_be64(v.data);
@@ -616,7 +615,7 @@ int tsc__logs_open(struct tsc_agent *a, char *errmsg)
         }
         if (!found)
             break;
-        if (f.seq < PROMISE_SEQ) {
+        if (f.seq < TSC__LOGS_PROMISE_SEQ) {
             int rc = restore_run(a, f.run, f.seq, errmsg);
             if (rc != 0)
                 return rc;

@@ -69,6 +69,9 @@ struct tsc_agent;
 #define TSC__LOGS_MAX_RECV_MS   (600u * 1000) /* longest `recv` timeout */
 #define TSC__LOGS_STAGE_NAME    (TSC_CONTROL_NAME + 16)
 #define TSC__LOGS_KEY           16 /* [run BE64][seq BE64] */
+/* LOGLOCAL [run][TSC__LOGS_PROMISE_SEQ]: the last Lamport promise shipped
+ * (logs_ship.c writes it before a batch goes out, logs.c restores it). */
+#define TSC__LOGS_PROMISE_SEQ (UINT64_MAX - 1)
 
 /* A stamp carried by a message: the sender's Lamport time and run clock
  * right after its SEND/EVENT record (msgpack [lamport, clock]). */

@@ -38,9 +38,8 @@
  * failure detector and the election heartbeats (tens of ms), so a stream
  * that has a window to fill gets it over several turns. */
 #define SENDS_PER_TURN 2
-#define KEEP_RUNS      32               /* streams whose records stay in LOGLOCAL at least */
-#define DELETE_CHUNK   4096             /* records deleted per turn */
-#define PROMISE_SEQ    (UINT64_MAX - 1) /* LOGLOCAL [run][PROMISE_SEQ]: logs.c */
+#define KEEP_RUNS      32   /* streams whose records stay in LOGLOCAL at least */
+#define DELETE_CHUNK   4096 /* records deleted per turn */
 
 static void on_ship_timer(uv_timer_t *t);
 
@@ -306,7 +305,7 @@ static int take(void *ctx, const uint8_t *key, size_t klen, const uint8_t *val, 
 
 /* The promise survives a restart (logs.c restores it): before a batch or
  * heartbeat says "later records of run have a Lamport time above P", P is
- * in LOGLOCAL [run][PROMISE_SEQ] (the WAL, not fsynced, like the records).
+ * in LOGLOCAL [run][TSC__LOGS_PROMISE_SEQ] (the WAL, not fsynced, like the records).
  * A restarted agent that forgot P could make a record at or below it,
  * which the merge would have to report as late. */
 static int promise_store(struct tsc_agent *a, uint64_t run, uint64_t promise)
@@ -314,7 +313,7 @@ static int promise_store(struct tsc_agent *a, uint64_t run, uint64_t promise)
     uint8_t key[TSC__LOGS_KEY], val[8];
     char errmsg[TSC_ERRMSG_SIZE];
     tsc_store_put_be64(key, run);
-    tsc_store_put_be64(key + 8, PROMISE_SEQ);
+    tsc_store_put_be64(key + 8, TSC__LOGS_PROMISE_SEQ);
     tsc_store_put_be64(val, promise);
     if (a->store.put(&a->store, TSC_STORE_LOGLOCAL, key, sizeof key, val, sizeof val, 0, errmsg) !=
         0) {
