@@ -277,7 +277,12 @@ static int on_datagram(struct tsc_gossip *g, const struct tsc_gossip_event *ev)
         if (rc != 0)
             return rc;
     }
-    return tsc__gossip_on_swim(g, env.type, &msg, ev->from, ev->now);
+    rc = tsc__gossip_on_swim(g, env.type, &msg, ev->from, ev->now);
+    /* A cluster member (it holds the key) that we never heard of: we
+     * missed its news, ask it directly. */
+    if (rc == 0 && tsc__gossip_find(g, env.sender) == NULL)
+        rc = tsc__gossip_pull_unknown(g, ev->from, ev->now);
+    return rc;
 }
 
 /* A PING or ACK over a stream: the fallback probe (as memberlist does over

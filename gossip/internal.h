@@ -133,6 +133,7 @@ struct tsc_gossip {
     unsigned n_seeds;
     uint64_t next_join_retry_at;
     uint64_t join_until;
+    uint64_t next_pull_unknown_at; /* rate limit of tsc__gossip_pull_unknown */
 
     /* graceful leave */
     int leaving;
@@ -208,5 +209,6 @@ void tsc__gossip_probe_list_add(struct tsc_gossip *g, uint32_t index);
 int tsc__gossip_pushpull_send(struct tsc_gossip *g, struct tsc_addr to, uint8_t type, int join);
 int tsc__gossip_on_stream(struct tsc_gossip *g, const struct tsc_envelope *env, uint64_t now);
 int tsc__gossip_pushpull_tick(struct tsc_gossip *g, uint64_t now);
+int tsc__gossip_pull_unknown(struct tsc_gossip *g, struct tsc_addr from, uint64_t now);
 
 #endif

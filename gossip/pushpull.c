@@ -1,7 +1,9 @@
 /* tsc — push-pull: full state exchanged over a stream when joining and
- * periodically, so that members who missed gossip catch up, and
- * reconnection attempts to dead members, so that the two sides of a healed
- * partition find each other again (as Serf's reconnect does). */
+ * periodically, so that members who missed gossip catch up; a pull from a
+ * member we hear from but never heard of, so that a miss is repaired within
+ * a probe pass rather than a push-pull interval; and reconnection attempts
+ * to dead members, so that the two sides of a healed partition find each
+ * other again (as Serf's reconnect does). */
 #include <math.h>
 #include <string.h>
 
@@ -85,22 +87,71 @@ int tsc__gossip_on_stream(struct tsc_gossip *g, const struct tsc_envelope *env, 
     return tsc__gossip_pushpull_send(g, peer->addr, TSC_MSG_PUSHPULL_RESP, join);
 }
 
+/* A member we do not know sent us a datagram (typically its PING: it knows
+ * us, so its probe round reaches us once per pass). Every broadcast about it
+ * can miss us: each is sent only λ·log(n) times, to random members, and a
+ * small cluster spends most of them in one gossip round. The periodic
+ * push-pull would repair that only 15-45 s later, so pull the sender's state
+ * now: a request carrying only our own record, to the address it sent from.
+ * The answer goes to the address in our record, so the request is small and
+ * a replayed datagram (unknown senders have no replay window yet) cannot
+ * make us send our whole state to wherever it claims to come from. Rate
+ * limited like the probe rounds; the answer also brings every other member
+ * we missed, and a sender still unknown pings us again in its next pass. */
+int tsc__gossip_pull_unknown(struct tsc_gossip *g, struct tsc_addr from, uint64_t now)
+{
+    if (g->leaving || now < g->next_pull_unknown_at || from.port == 0)
+        return 0;
+    g->next_pull_unknown_at = now + tsc__gossip_scaled(g, 5 * g->cfg.probe_interval);
+    const struct tsc__member *self = &g->members[g->self_index];
+    tsc_buf_reset(&g->body);
+    int rc = tsc_pushpull_begin(&g->body, 0, 1);
+    if (rc == 0)
+        rc = tsc_pushpull_add(&g->body, self->record, self->record_len);
+    if (rc != 0)
+        return rc;
+    return tsc__gossip_send(g, TSC_GOSSIP_OUT_STREAM, from, TSC_MSG_PUSHPULL_REQ, g->body.data,
+                            g->body.len);
+}
+
 static int has_live_peer(const struct tsc_gossip *g)
 {
     return g->n_alive > 1;
 }
 
+static int wanted(const struct tsc_gossip *g, const struct tsc__member *m, int want_dead)
+{
+    if (m->id == g->self_id)
+        return 0;
+    return want_dead ? m->status == TSC_STATUS_DEAD : m->status == TSC_STATUS_ALIVE;
+}
+
+/* A random alive (or dead) member other than us, or NULL. Sampling finds
+ * one at once when they are common. When live members are rare (a small
+ * cluster drawing itself, most of a big one dead) a scan makes sure the
+ * periodic push-pull, the repair of whatever gossip missed, is not skipped.
+ * Dead members are rare by nature and sought every few seconds: no scan, a
+ * miss waits for the next reconnection tick. */
 static struct tsc__member *random_member(struct tsc_gossip *g, int want_dead)
 {
     if (g->n_members < 2)
         return NULL;
     for (int tries = 0; tries < 8; tries++) {
         struct tsc__member *m = &g->members[tsc_prng_below(&g->prng, g->n_members)];
-        if (m->id == g->self_id)
-            continue;
-        if (want_dead ? m->status == TSC_STATUS_DEAD : m->status == TSC_STATUS_ALIVE)
+        if (wanted(g, m, want_dead))
             return m;
     }
+    if (want_dead || g->n_alive < 2)
+        return NULL;
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < g->n_members; k++)
+        n += (uint32_t)wanted(g, &g->members[k], want_dead);
+    if (n == 0)
+        return NULL;
+    uint64_t pick = tsc_prng_below(&g->prng, n);
+    for (uint32_t k = 0; k < g->n_members; k++)
+        if (wanted(g, &g->members[k], want_dead) && pick-- == 0)
+            return &g->members[k];
     return NULL;
 }
 
