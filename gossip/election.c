@@ -354,8 +354,11 @@ static uint64_t next_deadline(const struct tsc_election *e)
     if (e->role == TSC_ELECTION_LEADER) {
         uint64_t d = e->next_heartbeat;
         uint64_t lease = tsc__election_lease_deadline(e);
-        if (lease < d)
-            d = lease;
+        uint64_t down = tsc__election_stepdown_deadline(e);
+        if (lease > e->now && lease < d)
+            d = lease; /* acting ends: the driver hears of it in time */
+        if (down < d)
+            d = down;
         if (e->transfer_target != 0 && e->transfer_deadline < d)
             d = e->transfer_deadline;
         return d;

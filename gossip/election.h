@@ -33,10 +33,12 @@
  *  - Lease ("a minority side never coordinates"): every AppendEntries carries
  *    the leader's send time, echoed in the answer. A leader that has no
  *    answer from a majority to a request sent within the last `lease` µs
- *    steps down. With lease <= the minimum election timeout, the old leader
- *    stops acting before any follower that heard from it will vote for
- *    anyone else (assuming bounded clock-rate drift; shorten the lease by the
- *    drift bound if clocks may run at different rates).
+ *    stops acting, and steps down one minimum election timeout later unless
+ *    late answers renew the lease first (a loaded host). With lease <= the
+ *    minimum election timeout, the old leader stops acting before any
+ *    follower that heard from it will vote for anyone else (assuming bounded
+ *    clock-rate drift; shorten the lease by the drift bound if clocks may
+ *    run at different rates).
  *    tsc_election_acting() says whether this node is a leader inside its lease.
  *  - Replication (§5.3): AppendEntries with the (prev_index, prev_term)
  *    consistency check; a conflicting suffix is truncated; the leader backs

@@ -111,6 +111,7 @@ int tsc__election_on_timeout_now(struct tsc_election *e, uint64_t from, uint64_t
 uint64_t tsc__election_quorum_contact(const struct tsc_election *e, uint64_t now);
 /* When the leader must have heard from a majority again or step down. */
 uint64_t tsc__election_lease_deadline(const struct tsc_election *e);
+uint64_t tsc__election_stepdown_deadline(const struct tsc_election *e);
 /* Leader timers: lease check, heartbeat, transfer. */
 int tsc__election_leader_tick(struct tsc_election *e);
 int tsc__election_leave(struct tsc_election *e);

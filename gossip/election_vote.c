@@ -295,9 +295,24 @@ uint64_t tsc__election_lease_deadline(const struct tsc_election *e)
     return c + e->cfg.lease;
 }
 
+/* When a leader without answers from a majority steps down: one minimum
+ * election timeout after its lease lapsed. In between it does not act
+ * (tsc_election_acting) but keeps sending heartbeats. A majority's answers
+ * that are merely late -- a loaded host, where the leader or its followers
+ * waited for a CPU longer than the lease -- then renew the lease in the
+ * same term, instead of a step-down that leaves every follower without
+ * heartbeats and forces an election. Safety does not change: acting still
+ * ends with the lease, before any follower that heard from this leader will
+ * vote for another; a leader that is really cut off still steps down, and a
+ * higher term deposes it at once. */
+uint64_t tsc__election_stepdown_deadline(const struct tsc_election *e)
+{
+    return tsc__election_lease_deadline(e) + e->cfg.election_timeout_min;
+}
+
 int tsc__election_leader_tick(struct tsc_election *e)
 {
-    if (e->now >= tsc__election_lease_deadline(e)) {
+    if (e->now >= tsc__election_stepdown_deadline(e)) {
         e->stats.lease_stepdowns++;
         tsc__election_become_follower(e, 0);
         return 0;
