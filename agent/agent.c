@@ -77,6 +77,7 @@ static void track_joined(struct tsc_agent *a)
 }
 
 static void on_timer(uv_timer_t *t);
+static void gossip_tick(struct tsc_agent *a);
 
 static void arm_timer(struct tsc_agent *a, uint64_t deadline, uint64_t now)
 {
@@ -203,9 +204,54 @@ static void maybe_rejoin(struct tsc_agent *a, uint64_t now)
     tsc__agent_step(a, &ev);
 }
 
+/* Timeouts after the sockets. libuv runs a turn's expired timers BEFORE
+ * it polls for I/O. After a long turn (a loaded host: a busy agent waited
+ * for a CPU longer than it worked), the messages that answer a timeout --
+ * a probe's ack, the leader's heartbeat, a majority's acks that renew its
+ * lease -- are already in the socket buffers, but a timeout handled at once
+ * does not see them: false suspicions, needless elections, a coordinator
+ * stepping down (measured: 8 agents flooding logs on 2 cores changed the
+ * coordinator every second). So the protocol timers only mark their work
+ * due; it runs in the check phase, right after one poll for I/O, which the
+ * idle handle keeps from blocking. */
+static void on_due(uv_check_t *h)
+{
+    struct tsc_agent *a = h->data;
+    unsigned due = a->due;
+    a->due = 0;
+    uv_idle_stop(&a->due_idle);
+    uv_check_stop(&a->due_check);
+    if (a->stopping)
+        return;
+    if (due & TSC__DUE_GOSSIP)
+        gossip_tick(a);
+    if ((due & TSC__DUE_COORD) && !a->stopping)
+        tsc__coord_tick(a);
+}
+
+static void on_due_idle(uv_idle_t *h)
+{
+    (void)h;
+}
+
+void tsc__agent_due(struct tsc_agent *a, unsigned what)
+{
+    if (a->stopping || !(a->handles_open & TSC__H_DUE))
+        return;
+    if (a->due == 0) {
+        uv_idle_start(&a->due_idle, on_due_idle);
+        uv_check_start(&a->due_check, on_due);
+    }
+    a->due |= what;
+}
+
 static void on_timer(uv_timer_t *t)
 {
-    struct tsc_agent *a = t->data;
+    tsc__agent_due(t->data, TSC__DUE_GOSSIP);
+}
+
+static void gossip_tick(struct tsc_agent *a)
+{
     struct tsc_gossip_event ev;
     uint64_t now = tsc__agent_now();
     if (now >= a->next_sweep_us) {
@@ -273,6 +319,8 @@ void tsc__agent_stop(struct tsc_agent *a)
     close_if(a, TSC__H_LEAVE_TIMER, (uv_handle_t *)&a->leave_timer);
     close_if(a, TSC__H_SIGTERM, (uv_handle_t *)&a->sigterm);
     close_if(a, TSC__H_SIGINT, (uv_handle_t *)&a->sigint);
+    close_if(a, TSC__H_DUE, (uv_handle_t *)&a->due_idle);
+    close_if(a, TSC__H_DUE, (uv_handle_t *)&a->due_check);
     tsc__coord_close(a);
     tsc__runs_close(a);
     tsc__logs_close(a);
@@ -382,7 +430,11 @@ static void start_loop(struct tsc_agent *a)
     a->sigterm.data = a;
     uv_signal_init(&a->loop, &a->sigint);
     a->sigint.data = a;
-    a->handles_open |= TSC__H_TIMER | TSC__H_LEAVE_TIMER | TSC__H_SIGTERM | TSC__H_SIGINT;
+    uv_idle_init(&a->loop, &a->due_idle);
+    uv_check_init(&a->loop, &a->due_check);
+    a->due_idle.data = a->due_check.data = a;
+    a->handles_open |=
+        TSC__H_TIMER | TSC__H_LEAVE_TIMER | TSC__H_SIGTERM | TSC__H_SIGINT | TSC__H_DUE;
     uv_signal_start(&a->sigterm, on_signal, SIGTERM);
     uv_signal_start(&a->sigint, on_signal, SIGINT);
     uv_timer_start(&a->timer, on_timer, 0, 0);

@@ -86,6 +86,12 @@ struct tsc__agent_counters {
 #define TSC__H_CTL         64
 #define TSC__H_COORD_TIMER 128
 #define TSC__H_RUNS_TIMER  256
+#define TSC__H_DUE         512
+#define TSC__H_TURN        1024
+
+/* Protocol work a timer made due (tsc__agent_due). */
+#define TSC__DUE_GOSSIP 1u /* the gossip engine's TICK (agent.c) */
+#define TSC__DUE_COORD  2u /* the election engine's TICK (coord.c) */
 
 /* Bytes of one replicated run record (the election engine allows up to
  * 256 KiB less framing): a SUBMIT carries the suite, a STAGE the results. */
@@ -158,13 +164,19 @@ struct tsc_agent {
     uv_timer_t timer;       /* the engine's next deadline */
     uv_timer_t leave_timer; /* TSC_AGENT_LEAVE_CAP_MS after SIGTERM */
     uv_signal_t sigterm, sigint;
-    int handles_open; /* TSC__H_* bits: the handles above that were initialised */
+    uv_idle_t due_idle;   /* keeps the poll from blocking while work is due */
+    uv_check_t due_check; /* runs due work right after the poll */
+    unsigned due;         /* TSC__DUE_* */
+    int handles_open;     /* TSC__H_* bits: the handles above that were initialised */
     char sock_path[108];
 
     struct tsc__conn *conns;   /* every open connection, both directions */
     union tsc__handle discard; /* accepts and closes a connection when out of memory */
     int discard_busy;
-    size_t n_conns_in, n_conns_out;
+    size_t n_conns_in, n_conns_out, n_conns_unix;
+    uv_prepare_t turn_start; /* net_uv.c: per-turn read budget */
+    size_t turn_read;        /* peers' stream bytes read this turn */
+    size_t n_paused;         /* connections paused until the next turn */
 
     struct tsc_buf scratch; /* plaintext of frames opened by the driver */
     struct tsc_buf body;    /* control response bodies */
@@ -198,6 +210,9 @@ uint64_t tsc__agent_wall_us(void);
 
 /* Feed one event to the engine (ev->now is filled in) and carry out the
  * update: send, log, persist, re-arm the timer. No-op once stopping. */
+/* A protocol timer fired: run its work (TSC__DUE_*) in this loop turn's
+ * check phase, after the sockets were polled once, not now (agent.c). */
+void tsc__agent_due(struct tsc_agent *a, unsigned what);
 void tsc__agent_step(struct tsc_agent *a, struct tsc_gossip_event *ev);
 
 /* Start the graceful leave (first SIGTERM) or stop at once (second). */
@@ -255,6 +270,8 @@ void tsc__coord_on_membership(struct tsc_agent *a);
 /* Graceful leave: hand leadership over. */
 void tsc__coord_leave(struct tsc_agent *a);
 void tsc__coord_close(struct tsc_agent *a);
+/* The election timer's work (after the poll: tsc__agent_due). */
+void tsc__coord_tick(struct tsc_agent *a);
 void tsc__coord_free(struct tsc_agent *a);
 /* Fencing: the coordinator this agent recognises and its term (from its own
  * engine, or, for a non-voter, the highest term announced in membership).

@@ -343,7 +343,11 @@ static void publish_meta(struct tsc_agent *a, uint64_t now)
 
 static void on_coord_timer(uv_timer_t *t)
 {
-    struct tsc_agent *a = t->data;
+    tsc__agent_due(t->data, TSC__DUE_COORD); /* after the poll: see agent.c */
+}
+
+void tsc__coord_tick(struct tsc_agent *a)
+{
     struct tsc__coord *c = &a->coord;
     struct tsc_election_event ev;
     uint64_t now = tsc__agent_now();
