@@ -61,7 +61,10 @@ struct tsc_store {
     int (*del)(struct tsc_store *s, int space, const uint8_t *key, size_t klen, char *errmsg);
     /* Apply ops atomically, in order (one RocksDB write batch). With sync the
      * batch is in the fsynced WAL before returning: what Raft requires of
-     * term, vote and log before a message leaves (Raft §5, Figure 2). */
+     * term, vote and log before a message leaves (Raft §5, Figure 2).
+     * The one call that may run on another thread, concurrently with the
+     * loop's calls (the log sink's writer, agent/logs_sinkwrite.c); every
+     * other call belongs to the loop thread. */
     int (*write)(struct tsc_store *s, const struct tsc_store_op *ops, size_t n, int sync,
                  char *errmsg);
     /* Visit every entry of a space in key order. */

@@ -1,14 +1,23 @@
 /* tsc — the RocksDB adapter behind struct tsc_store (see store.h).
  *
  * One database per agent under <data-dir>/db, one column family per key
- * space, writes through the WAL. The options are sized for what the agent
- * keeps (a node key and a few hundred member records): RocksDB's defaults
- * (64 MiB memtables, 8 MiB block cache, thousands of open files, a stats
- * dump every 10 minutes) would dominate an otherwise small process, and the
- * idle-RSS target is 10 MB. */
+ * space, writes through the WAL. The coordinator's merged logs (LOGS,
+ * LOGMETA) live in a second database beside it, <data-dir>/db-merged,
+ * opened on first use: its synced writes of megabytes (the log sink's, from
+ * the thread pool) would otherwise share one WAL with the loop's writes, and
+ * RocksDB makes whichever writer leads a write group append and checksum
+ * the whole group, so the loop thread did the sink's work after all
+ * (measured: the loop's own small writes took 15-40 ms). The main database
+ * still has (empty) column families of those names from before. The options are sized for what the
+ * agent keeps (a node key and a few hundred member records): RocksDB's defaults (64 MiB memtables,
+ * 8 MiB block cache, thousands of open files, a stats dump every 10 minutes) would dominate an
+ * otherwise small process, and the idle-RSS target is 10 MB. */
 #include "agent/store.h"
 
+#include <pthread.h>
 #include <rocksdb/c.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,7 +36,12 @@ struct rdb {
     rocksdb_readoptions_t *ropts;
     rocksdb_writeoptions_t *wopts, *wopts_sync;
     rocksdb_column_family_handle_t *cf[TSC_STORE_NSPACES + 1]; /* [0] = "default" */
-    rocksdb_writebatch_t *wb;                                  /* reused by rdb_write (see there) */
+    /* The merged-log database (see the top): opened once, under mu. */
+    pthread_mutex_t mu;
+    _Atomic(rocksdb_t *) mdb;
+    rocksdb_column_family_handle_t *mcf[3]; /* default, logs, logmeta */
+    char *mpath;
+    _Atomic(rocksdb_writebatch_t *) wb; /* reused by rdb_write (see there) */
 };
 
 /* A batch whose encoding grew past this is not kept for the next write. */
@@ -42,23 +56,71 @@ static int rdb_error(char *err, char *errmsg, const char *what)
     return TSC_ESTORE;
 }
 
-static rocksdb_column_family_handle_t *space_cf(struct rdb *r, int space)
+static int is_merged_space(int space)
 {
-    return (space >= 0 && space < TSC_STORE_NSPACES) ? r->cf[space + 1] : NULL;
+    return space == TSC_STORE_LOGS || space == TSC_STORE_LOGMETA;
+}
+
+/* The merged-log database, opened on first use (any thread). NULL with
+ * errmsg set when it cannot be opened. */
+static rocksdb_t *merged_db(struct rdb *r, char *errmsg)
+{
+    rocksdb_t *db = atomic_load(&r->mdb);
+    if (db != NULL)
+        return db;
+    pthread_mutex_lock(&r->mu);
+    if ((db = atomic_load(&r->mdb)) == NULL) {
+        const char *names[3] = {"default", "logs", "logmeta"};
+        const rocksdb_options_t *opts[3] = {r->log_opts, r->log_opts, r->log_opts};
+        char *err = NULL;
+        db = rocksdb_open_column_families(r->log_opts, r->mpath, 3, names, opts, r->mcf, &err);
+        if (err != NULL) {
+            memset(r->mcf, 0, sizeof r->mcf);
+            db = NULL;
+            rdb_error(err, errmsg, "open");
+            tsc_errmsg_wrapf(errmsg, "store %s", r->mpath);
+        } else {
+            atomic_store(&r->mdb, db);
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    return db;
+}
+
+/* The database and column family of a space; NULL (errmsg set) when there
+ * is no such space or its database does not open. */
+static rocksdb_column_family_handle_t *space_cf_db(struct rdb *r, int space, rocksdb_t **db,
+                                                   char *errmsg)
+{
+    if (space < 0 || space >= TSC_STORE_NSPACES) {
+        tsc_errmsg_setf(errmsg, "store: no key space %d", space);
+        return NULL;
+    }
+    if (!is_merged_space(space)) {
+        *db = r->db;
+        return r->cf[space + 1];
+    }
+    if ((*db = merged_db(r, errmsg)) == NULL)
+        return NULL;
+    return r->mcf[space == TSC_STORE_LOGS ? 1 : 2];
+}
+
+static int space_error(int space)
+{
+    return space < 0 || space >= TSC_STORE_NSPACES ? TSC_EINVAL : TSC_ESTORE;
 }
 
 static int rdb_get(struct tsc_store *s, int space, const uint8_t *key, size_t klen,
                    struct tsc_buf *val, char *errmsg)
 {
     struct rdb *r = s->impl;
-    rocksdb_column_family_handle_t *cf = space_cf(r, space);
+    rocksdb_t *db;
+    rocksdb_column_family_handle_t *cf = space_cf_db(r, space, &db, errmsg);
     char *err = NULL;
     size_t vlen = 0;
-    if (cf == NULL) {
-        tsc_errmsg_setf(errmsg, "store: no key space %d", space);
-        return TSC_EINVAL;
-    }
-    char *v = rocksdb_get_cf(r->db, r->ropts, cf, (const char *)key, klen, &vlen, &err);
+    if (cf == NULL)
+        return space_error(space);
+    char *v = rocksdb_get_cf(db, r->ropts, cf, (const char *)key, klen, &vlen, &err);
     if (err != NULL)
         return rdb_error(err, errmsg, "get");
     if (v == NULL)
@@ -74,13 +136,12 @@ static int rdb_put(struct tsc_store *s, int space, const uint8_t *key, size_t kl
                    const uint8_t *val, size_t vlen, int sync, char *errmsg)
 {
     struct rdb *r = s->impl;
-    rocksdb_column_family_handle_t *cf = space_cf(r, space);
+    rocksdb_t *db;
+    rocksdb_column_family_handle_t *cf = space_cf_db(r, space, &db, errmsg);
     char *err = NULL;
-    if (cf == NULL) {
-        tsc_errmsg_setf(errmsg, "store: no key space %d", space);
-        return TSC_EINVAL;
-    }
-    rocksdb_put_cf(r->db, sync ? r->wopts_sync : r->wopts, cf, (const char *)key, klen,
+    if (cf == NULL)
+        return space_error(space);
+    rocksdb_put_cf(db, sync ? r->wopts_sync : r->wopts, cf, (const char *)key, klen,
                    (const char *)val, vlen, &err);
     return err ? rdb_error(err, errmsg, "put") : 0;
 }
@@ -88,13 +149,12 @@ static int rdb_put(struct tsc_store *s, int space, const uint8_t *key, size_t kl
 static int rdb_del(struct tsc_store *s, int space, const uint8_t *key, size_t klen, char *errmsg)
 {
     struct rdb *r = s->impl;
-    rocksdb_column_family_handle_t *cf = space_cf(r, space);
+    rocksdb_t *db;
+    rocksdb_column_family_handle_t *cf = space_cf_db(r, space, &db, errmsg);
     char *err = NULL;
-    if (cf == NULL) {
-        tsc_errmsg_setf(errmsg, "store: no key space %d", space);
-        return TSC_EINVAL;
-    }
-    rocksdb_delete_cf(r->db, r->wopts, cf, (const char *)key, klen, &err);
+    if (cf == NULL)
+        return space_error(space);
+    rocksdb_delete_cf(db, r->wopts, cf, (const char *)key, klen, &err);
     return err ? rdb_error(err, errmsg, "delete") : 0;
 }
 
@@ -105,29 +165,40 @@ static int rdb_write(struct tsc_store *s, const struct tsc_store_op *ops, size_t
     char *err = NULL;
     /* One batch is reused: a fresh one grows its buffer by doubling on
      * every write, and at the log sink's megabytes per write the copies
-     * and page faults of that growth cost as much as the write itself. */
-    rocksdb_writebatch_t *b = r->wb != NULL ? r->wb : rocksdb_writebatch_create();
-    r->wb = NULL;
+     * and page faults of that growth cost as much as the write itself.
+     * Writes may come from two threads (the log sink writes from the libuv
+     * pool, agent/logs_sinkwrite.c): whoever takes the batch owns it, the
+     * other makes its own. */
+    rocksdb_writebatch_t *b = atomic_exchange(&r->wb, NULL);
+    if (b == NULL)
+        b = rocksdb_writebatch_create();
     rocksdb_writebatch_clear(b);
+    rocksdb_t *db = NULL;
     for (size_t i = 0; i < n; i++) {
-        rocksdb_column_family_handle_t *cf = space_cf(r, ops[i].space);
-        if (cf == NULL) {
+        rocksdb_t *odb;
+        rocksdb_column_family_handle_t *cf = space_cf_db(r, ops[i].space, &odb, errmsg);
+        if (cf == NULL || (db != NULL && odb != db)) {
             rocksdb_writebatch_destroy(b);
-            tsc_errmsg_setf(errmsg, "store: no key space %d", ops[i].space);
-            return TSC_EINVAL;
+            if (cf != NULL)
+                tsc_errmsg_setf(errmsg, "store: one write across both databases");
+            return cf != NULL ? TSC_EINVAL : space_error(ops[i].space);
         }
+        db = odb;
         if (ops[i].del)
             rocksdb_writebatch_delete_cf(b, cf, (const char *)ops[i].key, ops[i].klen);
         else
             rocksdb_writebatch_put_cf(b, cf, (const char *)ops[i].key, ops[i].klen,
                                       (const char *)ops[i].val, ops[i].vlen);
     }
-    rocksdb_write(r->db, sync ? r->wopts_sync : r->wopts, b, &err);
+    if (db != NULL)
+        rocksdb_write(db, sync ? r->wopts_sync : r->wopts, b, &err);
     size_t size = 0;
     rocksdb_writebatch_data(b, &size);
+    rocksdb_writebatch_t *none = NULL;
     if (size <= KEEP_BATCH_BYTES) {
         rocksdb_writebatch_clear(b);
-        r->wb = b;
+        if (!atomic_compare_exchange_strong(&r->wb, &none, b))
+            rocksdb_writebatch_destroy(b);
     } else {
         rocksdb_writebatch_destroy(b);
     }
@@ -138,13 +209,12 @@ static int rdb_scan_from(struct tsc_store *s, int space, const uint8_t *start, s
                          tsc_store_scan_fn fn, void *ctx, char *errmsg)
 {
     struct rdb *r = s->impl;
-    rocksdb_column_family_handle_t *cf = space_cf(r, space);
+    rocksdb_t *db;
+    rocksdb_column_family_handle_t *cf = space_cf_db(r, space, &db, errmsg);
     char *err = NULL;
-    if (cf == NULL) {
-        tsc_errmsg_setf(errmsg, "store: no key space %d", space);
-        return TSC_EINVAL;
-    }
-    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(r->db, r->ropts, cf);
+    if (cf == NULL)
+        return space_error(space);
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(db, r->ropts, cf);
     if (start != NULL)
         rocksdb_iter_seek(it, (const char *)start, slen);
     else
@@ -170,6 +240,13 @@ static void rdb_release(struct rdb *r)
 {
     if (r->wb != NULL)
         rocksdb_writebatch_destroy(r->wb);
+    for (int i = 0; i < 3; i++)
+        if (r->mcf[i] != NULL)
+            rocksdb_column_family_handle_destroy(r->mcf[i]);
+    if (r->mdb != NULL)
+        rocksdb_close(r->mdb);
+    pthread_mutex_destroy(&r->mu);
+    tsc_free(r->mpath);
     for (int i = 0; i <= TSC_STORE_NSPACES; i++)
         if (r->cf[i] != NULL)
             rocksdb_column_family_handle_destroy(r->cf[i]);
@@ -247,6 +324,14 @@ int tsc_store_rocksdb_open(struct tsc_store *s, const char *path, char *errmsg)
         tsc_errmsg_setf(errmsg, "store: out of memory");
         return TSC_ENOMEM;
     }
+    pthread_mutex_init(&r->mu, NULL);
+    size_t plen = strlen(path) + sizeof "-merged";
+    if ((r->mpath = tsc_malloc(plen)) == NULL) {
+        tsc_errmsg_setf(errmsg, "store: out of memory");
+        rdb_release(r);
+        return TSC_ENOMEM;
+    }
+    snprintf(r->mpath, plen, "%s-merged", path);
     r->opts = rocksdb_options_create();
     rdb_tune(r);
     names[0] = "default";

@@ -412,7 +412,9 @@ static void bench(uint64_t records, uint64_t group, const char *parent)
         perror("bench_logstore: mkdtemp");
         exit(1);
     }
-    int rc = tsc_store_rocksdb_open(&b.store, dir, errmsg);
+    char db[4200]; /* the store makes <db>-merged beside it: both inside dir */
+    snprintf(db, sizeof db, "%s/db", dir);
+    int rc = tsc_store_rocksdb_open(&b.store, db, errmsg);
     if (rc != 0) {
         fprintf(stderr, "bench_logstore: open: %s\n", errmsg);
         exit(1);
@@ -515,7 +517,9 @@ static void bench_raw(uint64_t records, uint64_t sync_every, const char *parent)
     struct tsc_buf vals;
     size_t off[BATCH + 1];
     snprintf(dir, sizeof dir, "%s/bench_logstore.XXXXXX", parent);
-    if (mkdtemp(dir) == NULL || tsc_store_rocksdb_open(&st, dir, errmsg) != 0) {
+    char db[4200];
+    if (mkdtemp(dir) == NULL || snprintf(db, sizeof db, "%s/db", dir) < 0 ||
+        tsc_store_rocksdb_open(&st, db, errmsg) != 0) {
         fprintf(stderr, "bench_logstore: raw: %s\n", errmsg);
         exit(1);
     }
