@@ -126,6 +126,7 @@ static int build_stats(struct tsc_agent *a, struct tsc_buf *out)
         {"log_malformed", a->logs.c.malformed},
         {"log_bad_stamps", a->logs.c.bad_stamps},
         {"log_msgs_dropped", a->logs.c.msgs_dropped},
+        {"log_shed", a->logs.c.shed},
     };
     struct tsc_control_stat st[sizeof v / sizeof v[0]];
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {

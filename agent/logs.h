@@ -11,9 +11,12 @@
  *                coordinator, handles LOG_ACK; retention of LOGLOCAL (the
  *                newest 32 streams, older ones once finished).
  *   logs_sink.c  the tsc_logsink driver on the acting coordinator: batches
- *                in, one synced store write per loop turn (LOGS, LOGMETA;
- *                bounded chunks when a run's end releases very many), then
- *                the acknowledgements. LOGS [run BE64][first BE64] holds a
+ *                queued as they arrive and merged a few milliseconds' worth
+ *                per loop turn, then the acknowledgements.
+ *   logs_sinkstore.c  the sink's store: restore from LOGMETA; the merged
+ *                records, errors and rows encoded into one synced write at
+ *                a time, run on the libuv thread pool while the loop goes
+ *                on (group commit). LOGS [run BE64][first BE64] holds a
  *                block: the encodings of merged records first, first + 1,
  *                ... (at most TSC_STORE_LOGS_BLOCK, about 64 KiB),
  *                concatenated, each a complete msgpack value (a reader walks
@@ -37,9 +40,10 @@
  * the store holds records from before a restart): the engines, the stream
  * list and the buffers are created on first use.
  *
- * Work per loop turn is bounded (a few batches built, one batch taken per
- * read, a chunk of store operations): the same loop carries the failure
- * detector and the election heartbeats, whose timeouts are 100-150 ms.
+ * Work per loop turn is bounded (a few batches built, a few milliseconds of
+ * merging, the sink's store writes off the loop): the same loop carries the
+ * failure detector and the election heartbeats, whose timeouts are
+ * 150-300 ms.
  *
  * Test hook: environment variable TSC_TEST_LOG_DROP="RUN:SEQ" (read at
  * start-up; RUN 0: every run). The shipper leaves record SEQ of run RUN out
@@ -61,6 +65,7 @@
 #include "wire/frame.h"
 
 struct tsc_agent;
+struct tsc__logsinkjob;
 
 #define TSC__LOGS_BATCH_BYTES   (1u << 20) /* record bytes per LOG_BATCH */
 #define TSC__LOGS_MAILBOX_MSGS  4096       /* messages waiting for `recv`, all runs */
@@ -118,15 +123,29 @@ struct tsc__logwait {
     uint64_t deadline;  /* monotonic µs */
 };
 
-/* One operation of the sink's pending write: key and value in sink_buf. */
+/* One operation of a sink write: key and value in the write's buffer. */
 struct tsc__logsinkop {
     size_t koff, klen, voff, vlen;
 };
 
-/* A sink write waiting to be durable: its operations end before `end`. */
-struct tsc__logtoken {
-    uint64_t token;
-    size_t end;
+/* What the sink collects for one synced store write (logs_sinkstore.c):
+ * the encoded operations and the engine tokens that become durable with
+ * it. The loop fills one while the thread pool writes another. */
+struct tsc__logsinkwrite {
+    struct tsc_buf buf;
+    struct tsc__logsinkop *sops;
+    size_t n_sops, cap_sops;
+    uint64_t *tokens;
+    size_t n_tokens, cap_tokens;
+};
+
+/* A batch (or a run's end) waiting for the sink engine (logs_sink.c): taken
+ * in arrival order, a few milliseconds' worth per loop turn. */
+struct tsc__logsinkin {
+    uint64_t sender; /* 0: the end of `run` */
+    uint64_t run;
+    uint8_t *p;
+    size_t len;
 };
 
 struct tsc__logs_counters {
@@ -136,6 +155,7 @@ struct tsc__logs_counters {
     uint64_t malformed;    /* LOG_* frames that did not decode or did not fit */
     uint64_t bad_stamps;   /* START/REPORT stamps that did not decode (ignored) */
     uint64_t msgs_dropped; /* LOG_MSGs refused: mailbox full, unknown run */
+    uint64_t shed;         /* batches the sink refused while busy (resent) */
 };
 
 struct tsc__logs {
@@ -143,7 +163,7 @@ struct tsc__logs {
     uv_timer_t ship_timer;
     uv_timer_t sink_timer;
     uv_timer_t recv_timer;
-    uv_idle_t work; /* pending records, queued sends, the sink's write */
+    uv_idle_t work; /* pending records, queued sends, the sink's intake and write */
     int work_on;
 
     /* streams (logs.c) */
@@ -163,17 +183,17 @@ struct tsc__logs {
     struct tsc_buf batch;
     int ship_busy; /* inside a ship step's update: queue, do not recurse */
 
-    /* the sink (logs_sink.c) */
+    /* the sink (logs_sink.c, logs_sinkstore.c) */
     struct tsc_logsink *sk;
-    struct tsc_buf sink_buf;
-    struct tsc__logsinkop *sops;
-    size_t n_sops, cap_sops;
-    size_t sops_written;          /* in the store (not yet synced unless a token says so) */
-    struct tsc__logtoken *tokens; /* writes in sink_buf, in order */
-    size_t n_tokens, cap_tokens;
-    uint64_t nodes_told[64]; /* runs given EV_NODES by this engine (ring) */
+    uint64_t sk_term;          /* the election term it merges for */
+    struct tsc__logsinkin *in; /* a ring of cap_in */
+    size_t in_head, n_in, cap_in, in_bytes;
+    struct tsc__logsinkwrite fill; /* the next write, being encoded */
+    struct tsc__logsinkjob *job;   /* the write on the thread pool (its buffers
+                                    * are reused), or one that failed */
+    uv_timer_t write_timer;        /* retry of a failed write */
+    uint64_t nodes_told[64];       /* runs given EV_NODES by this engine (ring) */
     size_t n_told;
-    uint64_t sink_retry_us; /* after a failed write */
 
     /* control (logs_ctl.c) */
     struct tsc__logmsg *msgs;
@@ -287,18 +307,46 @@ void tsc__logship_free(struct tsc_agent *a);
 
 /* ---- logs_sink.c --------------------------------------------------------- */
 
-/* A LOG_BATCH arrived (any agent; ignored unless acting coordinator). */
+/* A LOG_BATCH arrived (any agent; ignored unless acting coordinator). It
+ * is queued (copied) and merged from the work callback; when the queue is
+ * full, or the sink cannot take it yet, it is dropped unacknowledged (the
+ * shipper resends) and counted as shed. */
 void tsc__logsink_on_batch(struct tsc_agent *a, const struct tsc_envelope *env);
-/* The run's last stage was decided (acting coordinator). */
+/* The run's last stage was decided (acting coordinator): queued behind the
+ * batches that arrived before it. */
 void tsc__logsink_run_end(struct tsc_agent *a, uint64_t run);
-/* Leadership changed: a coordinator that stops acting drops its engine. */
+/* Leadership changed. A coordinator that stops acting keeps its engine
+ * while it is still the leader of the same term (a lease that lapsed under
+ * load comes back); otherwise the engine goes (logs_sinkstore.c keeps
+ * what was written, drops the rest unacknowledged). */
 void tsc__logsink_on_acting(struct tsc_agent *a, int acting);
-/* Write what is pending in one synced batch, then acknowledge. 1: work
- * remains (a failed write is retried later). */
-int tsc__logsink_flush(struct tsc_agent *a);
+/* Merge queued batches for up to a few milliseconds (work callback). */
+void tsc__logsink_intake(struct tsc_agent *a);
+/* Step the engine with ev (time filled in) and carry out its update. */
+void tsc__logsink_step(struct tsc_agent *a, struct tsc_logsink_event *ev);
 void tsc__logsink_free(struct tsc_agent *a);
 
-/* LOGMETA rows (logs_sink.c encodes them; logs_ctl.c reads them). */
+/* ---- logs_sinkstore.c ---------------------------------------------------- */
+
+/* Restore a new engine from LOGMETA and delete LOGS blocks beyond the
+ * stored rows (a write cut short). *rows: rows restored. 0, TSC_ESTATE (the
+ * previous engine's write is still running: try later), TSC_ESTORE or
+ * TSC_ENOMEM. */
+int tsc__logsink_restore(struct tsc_agent *a, size_t *rows, char *errmsg);
+/* Add an update's merged records (LOGS blocks), errors and rows to the
+ * next write, with its token. 0 or TSC_ENOMEM (nothing added). */
+int tsc__logsink_encode(struct tsc_agent *a, const struct tsc_logsink_update *up);
+/* Start the next write on the thread pool if none is running (work
+ * callback); its tokens are stepped EV_DURABLE when it returns. */
+void tsc__logsink_flush(struct tsc_agent *a);
+/* The engine is gone: forget the next write; the running one finishes
+ * without stepping anything. */
+void tsc__logsink_discard(struct tsc_agent *a);
+/* 1 while a write of a discarded engine still runs. */
+int tsc__logsink_orphaned(const struct tsc_agent *a);
+void tsc__logsink_store_free(struct tsc_agent *a);
+
+/* LOGMETA rows (logs_sinkstore.c encodes them; logs_ctl.c reads them). */
 int tsc__logsink_row_decode(const uint8_t *p, size_t len, struct tsc_logsink_row *row);
 
 /* ---- logs_ctl.c ---------------------------------------------------------- */

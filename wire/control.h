@@ -127,7 +127,7 @@ struct tsc_control_member {
 };
 
 #define TSC_CONTROL_STAT_NAME 32
-#define TSC_CONTROL_MAX_STATS 48
+#define TSC_CONTROL_MAX_STATS 64
 
 struct tsc_control_stat {
     char name[TSC_CONTROL_STAT_NAME]; /* NUL-terminated, [a-z0-9_] */
