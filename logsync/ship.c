@@ -10,8 +10,9 @@
  *             grow by themselves while the driver is busy (records produced
  *             meanwhile ride in the next one);
  *   wait_since the time since which the stream waits for the sink without
- *             progress of acked: after retry_us it goes back to acked + 1
- *             (go-back-N; the sink drops what it has);
+ *             progress of acked: after rto it goes back to acked + 1
+ *             (go-back-N; the sink drops what it has) and rto doubles (up
+ *             to retry_max_us; progress resets it to retry_us);
  *   last_send for heartbeats (an empty batch after heartbeat_us of silence,
  *             even when all is acknowledged, so the promise keeps moving).
  *
@@ -33,6 +34,7 @@ struct stream {
     int pending, pending_kind;
     uint64_t pending_first, pending_last, pending_gen;
     uint64_t wait_since, last_send, backoff_until;
+    uint64_t rto; /* the current wait for progress (ship.h) */
 };
 
 struct tsc_logship {
@@ -53,6 +55,7 @@ void tsc_logship_config_default(struct tsc_logship_config *c)
     c->batch_records = 4096;
     c->heartbeat_us = TSC_MSEC(50);
     c->retry_us = TSC_SEC(1);
+    c->retry_max_us = TSC_SEC(8);
     c->max_streams = 256;
 }
 
@@ -146,6 +149,12 @@ static void stream_reset(struct stream *x, uint64_t now)
     x->probe_out = x->done_out = 0;
     x->backoff_until = 0;
     x->wait_since = now;
+    x->rto = 0; /* retry_us (rto_of) */
+}
+
+static uint64_t rto_of(const struct tsc_logship *s, const struct stream *x)
+{
+    return x->rto > s->cfg.retry_us ? x->rto : s->cfg.retry_us;
 }
 
 static struct stream *insert(struct tsc_logship *s, uint64_t run, uint64_t produced, int closed)
@@ -216,8 +225,13 @@ static void pump(struct tsc_logship *s, struct stream *x)
     if (x->backoff_until > now)
         return;
     /* No progress for retry_us (also when the driver never answered). */
-    if (outstanding(x) && now - x->wait_since >= s->cfg.retry_us)
+    if (outstanding(x) && now - x->wait_since >= rto_of(s, x)) {
+        uint64_t max =
+            s->cfg.retry_max_us > s->cfg.retry_us ? s->cfg.retry_max_us : s->cfg.retry_us;
+        uint64_t next = sat_add(rto_of(s, x), rto_of(s, x));
         go_back(s, x);
+        x->rto = next < max ? next : max;
+    }
     if (x->pending)
         return;
     if (x->probing) {
@@ -259,7 +273,7 @@ static uint64_t deadline(const struct tsc_logship *s, const struct stream *x)
         return x->backoff_until;
     uint64_t d = TSC_TIME_NEVER;
     if (outstanding(x))
-        d = sat_add(x->wait_since, s->cfg.retry_us);
+        d = sat_add(x->wait_since, rto_of(s, x));
     if (!x->pending && !x->probing) {
         uint64_t hb = sat_add(x->last_send, s->cfg.heartbeat_us);
         if (hb < d)
@@ -289,6 +303,7 @@ static int on_ack(struct tsc_logship *s, const struct tsc_logship_event *ev, uin
     if (have > x->acked) {
         x->acked = have;
         x->wait_since = s->now;
+        x->rto = 0; /* progress: back to retry_us */
     }
     if (x->acked > x->sent)
         x->sent = x->acked; /* skip what the sink already has */

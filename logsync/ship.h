@@ -24,7 +24,11 @@
  * Flow: at most window records in flight (sent - acked); a batch carries at
  * most batch_records (the driver may send fewer when a byte limit is hit and
  * says so with EV_SENT). No progress of acked for retry_us after a send:
- * go back to acked + 1 (go-back-N; the sink drops what it has). While a
+ * go back to acked + 1 (go-back-N; the sink drops what it has); each such
+ * timeout without progress doubles the stream's wait, up to retry_max_us,
+ * and progress brings it back to retry_us (TCP's RTO backoff, RFC 6298
+ * §5.5): a sink that is merely slow (a loaded coordinator) is not sent
+ * its whole window again every second by every agent. While a
  * stream is open and nothing else went out for heartbeat_us, an empty batch
  * (a heartbeat) carries the node's watermark and Lamport promise, so the
  * merge need not wait for an idle node (merge.h), and the acknowledgement
@@ -112,6 +116,7 @@ struct tsc_logship_config {
     size_t batch_records;  /* per batch; default 4096 */
     uint64_t heartbeat_us; /* default 50 ms */
     uint64_t retry_us;     /* default 1 s */
+    uint64_t retry_max_us; /* default 8 s; below retry_us counts as retry_us */
     size_t max_streams;    /* default 256; TSC_EFULL beyond */
 };
 void tsc_logship_config_default(struct tsc_logship_config *c);

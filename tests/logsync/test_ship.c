@@ -275,6 +275,54 @@ static void test_retry_go_back(void **state)
     tsc_logship_free(h.s);
 }
 
+/* Timeouts without progress double the wait, up to retry_max_us; progress
+ * brings it back to retry_us (RTO backoff: a slow sink is not flooded with
+ * the same window every retry_us). */
+static void test_retry_backs_off(void **state)
+{
+    (void)state;
+    struct h h;
+    struct tsc_logship_config c;
+    tsc_logship_config_default(&c);
+    assert_int_equal(c.retry_max_us, TSC_SEC(8));
+    c.node = NODE;
+    c.window = 100;
+    c.batch_records = 4;
+    c.heartbeat_us = HB;
+    c.retry_us = RT;
+    c.retry_max_us = 4 * RT;
+    memset(&h, 0, sizeof h);
+    h.now = 1000000;
+    assert_int_equal(tsc_logship_new(&h.s, &c, NULL), 0);
+    sink(&h, SINK, 1);
+    for (uint64_t q = 1; q <= 4; q++)
+        assert_int_equal(produce(&h, 1, q), 0);
+    sent(&h, 1, 4);
+    ack(&h, 1, 1, 0, 0, 0); /* the probe's answer: nothing stored, no progress */
+    if (h.n > 0)
+        sent(&h, 1, h.sends[0].last);
+    uint64_t since = h.now;
+    const uint64_t waits[] = {RT, 2 * RT, 4 * RT, 4 * RT};
+    for (size_t i = 0; i < sizeof waits / sizeof waits[0]; i++) {
+        tick(&h, since + waits[i] - 1);
+        if (h.n > 0) {
+            assert_true(h.sends[0].first > h.sends[0].last); /* a heartbeat, no retry yet */
+            sent(&h, 1, h.sends[0].last);
+        }
+        tick(&h, since + waits[i]);
+        assert_send(&h, 0, 1, 1, 4, 0); /* back to acked + 1 */
+        sent(&h, 1, 4);
+        since = h.now;
+    }
+    ack(&h, 1, 1, 2, 0, 0); /* progress: retry_us again */
+    since = h.now;
+    if (h.n > 0)
+        sent(&h, 1, h.sends[0].last);
+    tick(&h, since + RT);
+    assert_send(&h, 0, 1, 3, 4, 0);
+    tsc_logship_free(h.s);
+}
+
 static void test_heartbeats(void **state)
 {
     (void)state;
@@ -946,6 +994,7 @@ int main(void)
         cmocka_unit_test(test_window_and_batches),
         cmocka_unit_test(test_short_send_and_skip),
         cmocka_unit_test(test_retry_go_back),
+        cmocka_unit_test(test_retry_backs_off),
         cmocka_unit_test(test_heartbeats),
         cmocka_unit_test(test_sink_change),
         cmocka_unit_test(test_close_done_finished),
