@@ -17,6 +17,7 @@
 
 #include "common/prng.h"
 #include "fuzz/fuzz.h"
+#include "tests/fuzz_corpus.h"
 
 #ifndef TSC_FUZZ_SEEDS
 #error "define TSC_FUZZ_SEEDS to the target's seed function"
@@ -24,30 +25,7 @@
 #ifndef MUTATIONS
 #define MUTATIONS 500 /* per seed: some 4000 inputs in all */
 #endif
-#define MAX_SEEDS 32
 #define MAX_INPUT 4096
-
-struct corpus {
-    unsigned n;
-    uint8_t *p[MAX_SEEDS];
-    size_t len[MAX_SEEDS];
-};
-
-static void collect(void *ctx, const char *name, const uint8_t *p, size_t n)
-{
-    struct corpus *c = ctx;
-    (void)name;
-    assert_true(c->n < MAX_SEEDS);
-    c->p[c->n] = malloc(n ? n : 1);
-    memcpy(c->p[c->n], p, n);
-    c->len[c->n++] = n;
-}
-
-static void corpus_free(struct corpus *c)
-{
-    for (unsigned i = 0; i < c->n; i++)
-        free(c->p[i]);
-}
 
 /* Hand the target an exact-size copy so ASan sees reads past its end.
  * With TSC_FUZZ_DUMP=FILE set, each input is written to FILE first, so
@@ -73,8 +51,8 @@ static void run(const uint8_t *p, size_t n)
 
 static void test_seeds_and_prefixes(void **state)
 {
-    struct corpus c = {0};
-    assert_int_equal(TSC_FUZZ_SEEDS(collect, &c), 0);
+    struct tsc_test_corpus c = {0};
+    assert_int_equal(TSC_FUZZ_SEEDS(tsc_test_corpus_collect, &c), 0);
     assert_true(c.n >= 6);
     run(NULL, 0);
     for (unsigned i = 0; i < c.n; i++) {
@@ -83,10 +61,10 @@ static void test_seeds_and_prefixes(void **state)
             run(c.p[i], cut);
         run(c.p[i], c.len[i]);
     }
-    corpus_free(&c);
+    tsc_test_corpus_free(&c);
 }
 
-static void mutate(struct tsc_prng *g, const struct corpus *c, uint8_t *buf, size_t *n)
+static void mutate(struct tsc_prng *g, const struct tsc_test_corpus *c, uint8_t *buf, size_t *n)
 {
     int edits = 1 + (int)tsc_prng_below(g, 4);
     for (int e = 0; e<edits && * n> 1; e++) {
@@ -115,27 +93,20 @@ static void mutate(struct tsc_prng *g, const struct corpus *c, uint8_t *buf, siz
         case 5: /* flip one bit */
             buf[at] ^= (uint8_t)(1u << tsc_prng_below(g, 8));
             break;
-        default: { /* splice: the tail of another seed from here on */
-            unsigned j = (unsigned)tsc_prng_below(g, c->n);
-            size_t from = tsc_prng_below(g, c->len[j] + 1);
-            size_t take = c->len[j] - from;
-            if (at + take > MAX_INPUT)
-                take = MAX_INPUT - at;
-            memcpy(buf + at, c->p[j] + from, take);
-            *n = at + take;
+        default: /* splice: the tail of another seed from here on */
+            tsc_test_corpus_splice(g, c, buf, at, n, MAX_INPUT);
             break;
-        }
         }
     }
 }
 
 static void test_random_mutations(void **state)
 {
-    struct corpus c = {0};
+    struct tsc_test_corpus c = {0};
     struct tsc_prng g;
     static uint8_t buf[MAX_INPUT];
     tsc_prng_seed(&g, 20240601);
-    assert_int_equal(TSC_FUZZ_SEEDS(collect, &c), 0);
+    assert_int_equal(TSC_FUZZ_SEEDS(tsc_test_corpus_collect, &c), 0);
     for (unsigned i = 0; i < c.n; i++) {
         for (int k = 0; k < MUTATIONS; k++) {
             size_t n = c.len[i] < MAX_INPUT ? c.len[i] : MAX_INPUT;
@@ -144,7 +115,7 @@ static void test_random_mutations(void **state)
             run(buf, n);
         }
     }
-    corpus_free(&c);
+    tsc_test_corpus_free(&c);
 }
 
 int main(void)

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "common/prng.h"
+#include "tests/fuzz_corpus.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int TSC_FUZZ_SEEDS(void (*emit)(void *ctx, const char *name, const uint8_t *p, size_t n),
@@ -28,25 +29,8 @@ int TSC_FUZZ_SEEDS(void (*emit)(void *ctx, const char *name, const uint8_t *p, s
 #define MUTATIONS 2000
 #define RANDOM    5000
 #endif
-#define MAX_SEEDS 16
+#define MAX_SEEDS 16 /* the most seeds a target may give */
 #define MAX_INPUT 8192
-
-struct corpus {
-    unsigned n;
-    uint8_t *p[MAX_SEEDS];
-    size_t len[MAX_SEEDS];
-};
-
-static void collect(void *ctx, const char *name, const uint8_t *p, size_t n)
-{
-    struct corpus *c = ctx;
-    (void)name;
-    assert_true(c->n < MAX_SEEDS);
-    assert_true(n <= MAX_INPUT);
-    c->p[c->n] = malloc(n ? n : 1);
-    memcpy(c->p[c->n], p, n);
-    c->len[c->n++] = n;
-}
 
 /* An exact-size copy, so ASan sees any read past the end. */
 static void run(const uint8_t *p, size_t n)
@@ -61,27 +45,29 @@ static void run(const uint8_t *p, size_t n)
 static int setup(void **state)
 {
     setenv("TSC_FUZZ_OOM", "1", 1);
-    struct corpus *c = calloc(1, sizeof *c);
-    assert_int_equal(TSC_FUZZ_SEEDS(collect, c), 0);
+    struct tsc_test_corpus *c = calloc(1, sizeof *c);
+    assert_int_equal(TSC_FUZZ_SEEDS(tsc_test_corpus_collect, c), 0);
     assert_true(c->n >= TSC_FUZZ_MIN_SEEDS);
+    assert_true(c->n <= MAX_SEEDS);
+    for (unsigned i = 0; i < c->n; i++)
+        assert_true(c->len[i] <= MAX_INPUT);
     *state = c;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    struct corpus *c = *state;
+    struct tsc_test_corpus *c = *state;
     if (c == NULL) /* setup failed */
         return 0;
-    for (unsigned i = 0; i < c->n; i++)
-        free(c->p[i]);
+    tsc_test_corpus_free(c);
     free(c);
     return 0;
 }
 
 static void test_seeds_and_prefixes(void **state)
 {
-    const struct corpus *c = *state;
+    const struct tsc_test_corpus *c = *state;
     run(NULL, 0);
     for (unsigned i = 0; i < c->n; i++) {
         assert_true(c->len[i] > 16);
@@ -90,7 +76,7 @@ static void test_seeds_and_prefixes(void **state)
     }
 }
 
-static void mutate(struct tsc_prng *g, const struct corpus *c, uint8_t *buf, size_t *n)
+static void mutate(struct tsc_prng *g, const struct tsc_test_corpus *c, uint8_t *buf, size_t *n)
 {
     int edits = 1 + (int)tsc_prng_below(g, 4);
     for (int e = 0; e<edits && * n> 1; e++) {
@@ -116,23 +102,16 @@ static void mutate(struct tsc_prng *g, const struct corpus *c, uint8_t *buf, siz
             memmove(buf + at, buf + at + 1, *n - at - 1);
             (*n)--;
             break;
-        default: { /* the tail of another seed from here on */
-            unsigned j = (unsigned)tsc_prng_below(g, c->n);
-            size_t from = tsc_prng_below(g, c->len[j] + 1);
-            size_t take = c->len[j] - from;
-            if (at + take > MAX_INPUT)
-                take = MAX_INPUT - at;
-            memcpy(buf + at, c->p[j] + from, take);
-            *n = at + take;
+        default: /* the tail of another seed from here on */
+            tsc_test_corpus_splice(g, c, buf, at, n, MAX_INPUT);
             break;
-        }
         }
     }
 }
 
 static void test_mutations(void **state)
 {
-    const struct corpus *c = *state;
+    const struct tsc_test_corpus *c = *state;
     static uint8_t buf[MAX_INPUT];
     struct tsc_prng g;
     tsc_prng_seed(&g, 20250101);

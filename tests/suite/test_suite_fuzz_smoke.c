@@ -16,11 +16,11 @@
 #include "common/error.h"
 #include "common/prng.h"
 #include "ctl/suite_yaml.h"
+#include "tests/fuzz_corpus.h"
 #include "wire/suite.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define MAX_SEEDS 32
 #define MUTATIONS 20000
 
 static const char *const yaml_seeds[] = {
@@ -35,23 +35,9 @@ static const char *const yaml_seeds[] = {
     "unknown_var_file.yaml",
 };
 
-struct corpus {
-    unsigned n;
-    uint8_t *p[MAX_SEEDS];
-    size_t len[MAX_SEEDS];
-};
-
-static void add_seed(struct corpus *c, const void *p, size_t n)
-{
-    assert_true(c->n < MAX_SEEDS);
-    c->p[c->n] = malloc(n ? n : 1);
-    memcpy(c->p[c->n], p, n);
-    c->len[c->n++] = n;
-}
-
 /* The YAML files, the encodings of the suites that load, and a YAML text
  * that uses every feature the fuzzer can reach without files. */
-static void build_corpus(struct corpus *c)
+static void build_corpus(struct tsc_test_corpus *c)
 {
     for (size_t i = 0; i < sizeof yaml_seeds / sizeof *yaml_seeds; i++) {
         char path[512], buf[8192];
@@ -60,7 +46,7 @@ static void build_corpus(struct corpus *c)
         assert_non_null(f);
         size_t n = fread(buf, 1, sizeof buf, f);
         fclose(f);
-        add_seed(c, buf, n);
+        tsc_test_corpus_add(c, buf, n);
 
         struct tsc_suite s;
         char err[TSC_ERRMSG_SIZE];
@@ -68,7 +54,7 @@ static void build_corpus(struct corpus *c)
             struct tsc_buf b;
             tsc_buf_init(&b);
             assert_int_equal(tsc_suite_encode(&s, &b, err), 0);
-            add_seed(c, b.data, b.len);
+            tsc_test_corpus_add(c, b.data, b.len);
             tsc_buf_free(&b);
             tsc_suite_free(&s);
         }
@@ -77,27 +63,21 @@ static void build_corpus(struct corpus *c)
                               "timeout: 2m\ninit: echo {{ v }}\ncases:\n- name: c\n  run:\n"
                               "    r: |\n      x {{ tsc.name }}\n    all: y\n    timeout: 5s\n"
                               "finalize: 'z {{ tsc.open }}'\n";
-    add_seed(c, inline_only, strlen(inline_only));
+    tsc_test_corpus_add(c, inline_only, strlen(inline_only));
     struct tsc_suite s;
     struct tsc_buf b;
     char err[TSC_ERRMSG_SIZE];
     assert_int_equal(tsc_suite_parse("i", inline_only, strlen(inline_only), NULL, &s, err), 0);
     tsc_buf_init(&b);
     assert_int_equal(tsc_suite_encode(&s, &b, err), 0);
-    add_seed(c, b.data, b.len);
+    tsc_test_corpus_add(c, b.data, b.len);
     tsc_buf_free(&b);
     tsc_suite_free(&s);
 }
 
-static void free_corpus(struct corpus *c)
-{
-    for (unsigned i = 0; i < c->n; i++)
-        free(c->p[i]);
-}
-
 static void test_seeds_prefixes_flips(void **state)
 {
-    struct corpus c = {0};
+    struct tsc_test_corpus c = {0};
     build_corpus(&c);
     assert_true(c.n >= 12);
     for (unsigned i = 0; i < c.n; i++) {
@@ -119,14 +99,14 @@ static void test_seeds_prefixes_flips(void **state)
         }
         free(x);
     }
-    free_corpus(&c);
+    tsc_test_corpus_free(&c);
 }
 
 static void test_random_mutations(void **state)
 {
     static const char *const tokens[] = {"{{", "}}", ": ",  "\n- ", "&a ", "*a",    "{file: x}",
                                          "'",  "\"", "|\n", ">\n",  "\t",  "---\n", "#"};
-    struct corpus c = {0};
+    struct tsc_test_corpus c = {0};
     struct tsc_prng g;
     uint8_t buf[8192];
     tsc_prng_seed(&g, 20240607);
@@ -164,7 +144,7 @@ static void test_random_mutations(void **state)
             free(x);
         }
     }
-    free_corpus(&c);
+    tsc_test_corpus_free(&c);
 }
 
 int main(void)

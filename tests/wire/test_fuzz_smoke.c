@@ -13,30 +13,14 @@
 
 #include "common/prng.h"
 #include "fuzz/fuzz.h"
+#include "tests/fuzz_corpus.h"
 
-#define MAX_SEEDS 32
 #define MUTATIONS 20000
-
-struct corpus {
-    unsigned n;
-    uint8_t *p[MAX_SEEDS];
-    size_t len[MAX_SEEDS];
-};
-
-static void collect(void *ctx, const char *name, const uint8_t *p, size_t n)
-{
-    struct corpus *c = ctx;
-    (void)name;
-    assert_true(c->n < MAX_SEEDS);
-    c->p[c->n] = malloc(n);
-    memcpy(c->p[c->n], p, n);
-    c->len[c->n++] = n;
-}
 
 static void test_seeds_prefixes_flips(void **state)
 {
-    struct corpus c = {0};
-    assert_int_equal(tsc_fuzz_seeds(collect, &c), 0);
+    struct tsc_test_corpus c = {0};
+    assert_int_equal(tsc_fuzz_seeds(tsc_test_corpus_collect, &c), 0);
     assert_true(c.n >= 10);
     for (unsigned i = 0; i < c.n; i++) {
         uint8_t *x = malloc(c.len[i]);
@@ -58,11 +42,11 @@ static void test_seeds_prefixes_flips(void **state)
 
 static void test_random_mutations(void **state)
 {
-    struct corpus c = {0};
+    struct tsc_test_corpus c = {0};
     struct tsc_prng g;
     uint8_t buf[4096];
     tsc_prng_seed(&g, 20240601);
-    assert_int_equal(tsc_fuzz_seeds(collect, &c), 0);
+    assert_int_equal(tsc_fuzz_seeds(tsc_test_corpus_collect, &c), 0);
     for (unsigned i = 0; i < c.n; i++) {
         for (int k = 0; k < MUTATIONS; k++) {
             size_t n = c.len[i] < sizeof buf ? c.len[i] : sizeof buf;
