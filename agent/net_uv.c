@@ -386,7 +386,8 @@ static void accept_conn(uv_stream_t *server, int kind)
         return;
     }
     a->c.conns_accepted++;
-    if (a->stopping || a->n_conns_in > MAX_CONNS_IN || a->n_conns_unix > MAX_CONNS_UNIX) {
+    if (a->stopping ||
+        (kind == CONN_UNIX_IN ? a->n_conns_unix > MAX_CONNS_UNIX : a->n_conns_in > MAX_CONNS_IN)) {
         a->c.conns_dropped++;
         conn_close(c);
         return;

@@ -30,7 +30,7 @@ static const char *const space_names[TSC_STORE_NSPACES] = {
 struct rdb {
     rocksdb_t *db;
     rocksdb_options_t *opts;
-    rocksdb_options_t *log_opts; /* the log spaces (TSC_STORE_LOGLOCAL, TSC_STORE_LOGS) */
+    rocksdb_options_t *log_opts; /* LOGLOCAL, and the merged-log database */
     rocksdb_block_based_table_options_t *table;
     rocksdb_cache_t *cache;
     rocksdb_readoptions_t *ropts;
@@ -306,12 +306,10 @@ static void rdb_tune(struct rdb *r)
     /* Log text compresses, but snappy on every flush costs more CPU than
      * the coordinator can spare while it merges at full rate. */
     rocksdb_options_set_compression(r->log_opts, rocksdb_no_compression);
+    /* Both databases: a WAL limit below the memtables would force a flush
+     * of every few megabytes of log records. */
     rocksdb_options_set_max_total_wal_size(o, 128 << 20);
-}
-
-static int is_log_space(int space)
-{
-    return space == TSC_STORE_LOGLOCAL || space == TSC_STORE_LOGS;
+    rocksdb_options_set_max_total_wal_size(r->log_opts, 128 << 20);
 }
 
 int tsc_store_rocksdb_open(struct tsc_store *s, const char *path, char *errmsg)
@@ -338,7 +336,7 @@ int tsc_store_rocksdb_open(struct tsc_store *s, const char *path, char *errmsg)
     cf_opts[0] = r->opts;
     for (int i = 0; i < TSC_STORE_NSPACES; i++) {
         names[i + 1] = space_names[i];
-        cf_opts[i + 1] = is_log_space(i) ? r->log_opts : r->opts;
+        cf_opts[i + 1] = i == TSC_STORE_LOGLOCAL ? r->log_opts : r->opts;
     }
     r->db = rocksdb_open_column_families(r->opts, path, TSC_STORE_NSPACES + 1, names, cf_opts,
                                          r->cf, &err);
