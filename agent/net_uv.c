@@ -34,6 +34,7 @@
 #define CONN_OUT_DEADLINE_US TSC_SEC(5)  /* to connect and write */
 #define READ_CHUNK           65536
 #define TURN_READ_BYTES      (512u << 10) /* peers' stream bytes per loop turn */
+#define PAUSED_GUESS_BYTES   (64u << 10)  /* a paused frame of unknown length */
 
 #define CONN_FWD_DEADLINE_US TSC_SEC(30) /* a forwarded control request, end to end */
 
@@ -59,6 +60,7 @@ struct tsc__conn {
     int origin_tcp;
     int answered; /* CONN_FWD_OUT: the reply (or failure) was handed over */
     int paused;   /* CONN_TCP_IN: reading stopped for this loop turn */
+    int started;  /* CONN_TCP_IN: reading started once (conn_pause) */
 };
 
 struct udp_send {
@@ -281,6 +283,25 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init((char *)c->in.data + c->in.len, (unsigned)want);
 }
 
+/* A budget of peers' stream bytes per loop turn (every byte read from a
+ * CONN_TCP_IN, whole frames included). libuv reads every ready connection
+ * dry in one poll, and a coordinator that eight agents ship logs to would
+ * open, verify and queue megabytes in one turn while the election's
+ * heartbeats wait: measured 6 MB and 112 ms, and 2.7 MB while frames that
+ * arrived whole in one read went uncounted. Over the budget, a connection
+ * with a frame still incomplete stops reading, and one accepted in this
+ * turn does not start: the rest stays in the kernel (TCP flow control)
+ * until the next turn. A frame that completes is still dispatched, so a
+ * turn reads at most the budget plus one frame per connection already
+ * reading. Datagrams (heartbeats, probes) are not counted. */
+static void conn_pause(struct tsc__conn *c)
+{
+    if (c->closing || c->paused || (c->started && uv_read_stop(&c->h.stream) != 0))
+        return;
+    c->paused = 1;
+    c->agent->n_paused++;
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct tsc__conn *c = s->data;
@@ -292,6 +313,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     c->in.len += (size_t)nread;
+    if (c->kind == CONN_TCP_IN)
+        a->turn_read += (size_t)nread;
     if (c->in.len < 4)
         return;
     /* on_alloc never reads past the prefix, so the length is checked as soon
@@ -315,19 +338,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             conn_dispatch(c);
         return;
     }
-    /* A budget of peers' stream bytes per loop turn. libuv reads every
-     * ready connection dry in one poll, and a coordinator that eight agents
-     * ship logs to would open, verify and queue megabytes in one turn while
-     * the election's heartbeats wait (measured: 6 MB, 112 ms). What is left
-     * stays in the kernel (TCP flow control) until the next turn. Datagrams
-     * (heartbeats, probes) are not counted. */
-    if (c->kind == CONN_TCP_IN && !c->closing) {
-        a->turn_read += (size_t)nread;
-        if (a->turn_read >= TURN_READ_BYTES && uv_read_stop(&c->h.stream) == 0) {
-            c->paused = 1;
-            a->n_paused++;
-        }
-    }
+    if (c->kind == CONN_TCP_IN && a->turn_read >= TURN_READ_BYTES)
+        conn_pause(c);
 }
 
 /* Before each poll: a new turn's budget, and the paused connections read on. */
@@ -337,12 +349,28 @@ static void on_turn_start(uv_prepare_t *h)
     a->turn_read = 0;
     if (a->n_paused == 0)
         return;
+    /* Oldest first (new connections are at the head), and only as many
+     * as the turn's budget covers: all of them at once would read every
+     * frame they hold in this turn (measured: 3.4 MB). A connection whose
+     * frame length is not in yet counts as a typical batch. */
+    struct tsc__conn *tail = a->conns;
+    while (tail != NULL && tail->next != NULL)
+        tail = tail->next;
+    size_t budget = TURN_READ_BYTES;
     a->n_paused = 0;
-    for (struct tsc__conn *c = a->conns; c != NULL; c = c->next) {
-        if (!c->paused)
+    for (struct tsc__conn *c = tail, *prev; c != NULL; c = prev) {
+        prev = c->prev;
+        if (!c->paused || c->closing)
             continue;
+        if (budget == 0) {
+            a->n_paused++;
+            continue;
+        }
+        size_t want = c->in.len >= 4 ? conn_missing(c) : PAUSED_GUESS_BYTES;
+        budget = want < budget ? budget - want : 0;
         c->paused = 0;
-        if (!c->closing && uv_read_start(&c->h.stream, on_alloc, on_read) != 0)
+        c->started = 1;
+        if (uv_read_start(&c->h.stream, on_alloc, on_read) != 0)
             conn_close(c);
     }
 }
@@ -397,8 +425,12 @@ static void accept_conn(uv_stream_t *server, int kind)
         conn_close(c);
         return;
     }
-    if (uv_read_start(&c->h.stream, on_alloc, on_read) != 0)
+    if (kind == CONN_TCP_IN && a->turn_read >= TURN_READ_BYTES)
+        conn_pause(c);
+    else if (uv_read_start(&c->h.stream, on_alloc, on_read) != 0)
         conn_close(c);
+    else
+        c->started = 1;
 }
 
 static void on_tcp_connection(uv_stream_t *server, int status)
