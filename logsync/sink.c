@@ -906,6 +906,13 @@ static int on_batch(struct tsc_logsink *k, const struct tsc_logbatch *b)
     w = row_find(r, b->node);
     w->heard = 1;
     w->epoch = b->epoch;
+    /* A node still delivering new records after RUN_END is behind (a loaded
+     * coordinator shed its batches, its retries back off), not silent: the
+     * wait restarts, so its records are merged in order rather than after
+     * a forced end. Heartbeats do not count, so an agent that never ends
+     * its stream cannot hold the run open. */
+    if (beyond && !w->done && r->end_at != TSC_TIME_NEVER && k->now > r->end_at)
+        r->end_at = k->now;
     if (b->promise > r->lamport)
         r->lamport = b->promise;
     for (size_t i = 0; i < b->n; i++)

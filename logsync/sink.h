@@ -26,14 +26,16 @@
  * arrives inside a hole is stored by the sink at the run's next index (a
  * LATE error names it and the record after the hole), also in a finished
  * run; the hole shrinks. A node with a hole is not complete; a run finishes
- * anyway after EV_RUN_END + run_end_wait (the hole stays, and is still
- * filled if the records come). The stored row keeps the lowest hole.
+ * anyway run_end_wait after EV_RUN_END or after the last batch that brought
+ * new records, whichever is later (the hole stays, and is still filled if
+ * the records come). The stored row keeps the lowest hole.
  *
  * After a restart the driver restores the table from its store (EV_RESTORE,
  * before anything else); a batch for a run without an open merge reopens it
  * from the table (tsc_logmerge_restore), so resent records are recognised
  * and indices continue. A run is finished when every node it knows is done
- * (their DONE batches, or EV_RUN_END + run_end_wait for the silent ones):
+ * (their DONE batches, or, for the silent ones, run_end_wait after
+ * EV_RUN_END during which no node that is not done delivered a new record):
  * everything is flushed, the merge is freed, `finished` says so.
  *
  * Pure: no clock (event.now), no I/O, no randomness. */
@@ -52,7 +54,7 @@ struct tsc_logsink;
 struct tsc_logsink_config {
     struct tsc_logmerge_config merge;
     size_t max_open_runs;  /* merges open at once; default 8 (the oldest is finished) */
-    uint64_t run_end_wait; /* µs after EV_RUN_END before silent nodes are done; 10 s */
+    uint64_t run_end_wait; /* µs of silence after EV_RUN_END before nodes are done; 10 s */
     size_t max_runs;       /* table rows kept, by run (oldest dropped); default 4096 */
 };
 void tsc_logsink_config_default(struct tsc_logsink_config *c);

@@ -771,6 +771,44 @@ static void test_run_end_silent_node(void **state)
     drv_free(&d);
 }
 
+/* A node that is behind, not silent: new records after RUN_END restart the
+ * wait, so they are merged in order instead of after a forced end (found
+ * in the 8-agent flood: a node whose batches the coordinator shed was
+ * declared done while it still shipped). A heartbeat does not restart it. */
+static void test_run_end_waits_for_progress(void **state)
+{
+    (void)state;
+    struct drv d;
+    struct node a;
+    const uint64_t ids[] = {10, 5};
+    drv_init(&d, 0);
+    node_init(&a, 10, 4);
+    drv_nodes(&d, 4, ids, 2);
+    node_local(&a, 6);
+    struct tsc_logbatch b = batch(&a, 1, 2, 0);
+    drv_batch(&d, &b);
+    struct tsc_logsink_event ev = {.type = TSC_LOGSINK_EV_RUN_END, .run = 4};
+    d.now = 100;
+    drv_step(&d, &ev);
+    drv_tick(&d, 100 + END_WAIT - 1);
+    struct tsc_logbatch c = batch(&a, 3, 4, 0);
+    drv_batch(&d, &c);
+    assert_int_equal(d.deadline, 100 + END_WAIT - 1 + END_WAIT);
+    drv_tick(&d, 100 + END_WAIT);
+    assert_int_equal(d.n_finished, 0);
+    /* A heartbeat (no records) keeps nothing open. */
+    drv_tick(&d, 100 + 2 * END_WAIT - 2);
+    struct tsc_logbatch h = batch(&a, 5, 4, 0);
+    drv_batch(&d, &h);
+    assert_int_equal(d.deadline, 100 + END_WAIT - 1 + END_WAIT);
+    drv_tick(&d, 100 + END_WAIT - 1 + END_WAIT);
+    assert_int_equal(d.n_finished, 1);
+    struct node *all[] = {&a};
+    assert_int_equal(check_store(&d, 4, all, 1), 4);
+    node_free(&a);
+    drv_free(&d);
+}
+
 /* Crash with a write in flight; the agents resend everything after their
  * durable have (and some of what is stored): each record once, indices
  * continue from the stored table. */
@@ -972,6 +1010,7 @@ int main(void)
         cmocka_unit_test(test_hole_across_crash),
         cmocka_unit_test(test_hole_run_forced_end),
         cmocka_unit_test(test_run_end_silent_node),
+        cmocka_unit_test(test_run_end_waits_for_progress),
         cmocka_unit_test(test_crash_restore_resend),
         cmocka_unit_test(test_max_open_runs),
         cmocka_unit_test(test_done_batch_two_merge_steps),
