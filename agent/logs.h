@@ -57,6 +57,7 @@
 #include <uv.h>
 
 #include "common/buf.h"
+#include "logsync/logblock.h"
 #include "logsync/merge.h"
 #include "logsync/ship.h"
 #include "logsync/sink.h"
@@ -188,11 +189,12 @@ struct tsc__logs {
     uint64_t sk_term;          /* the election term it merges for */
     struct tsc__logsinkin *in; /* a ring of cap_in */
     size_t in_head, n_in, cap_in, in_bytes;
-    struct tsc__logsinkwrite fill; /* the next write, being encoded */
-    struct tsc__logsinkjob *job;   /* the write on the thread pool (its buffers
-                                    * are reused), or one that failed */
-    uv_timer_t write_timer;        /* retry of a failed write */
-    uint64_t nodes_told[64];       /* runs given EV_NODES by this engine (ring) */
+    struct tsc__logsinkwrite fill;    /* the next write, being encoded */
+    struct tsc_logblock_enc blockenc; /* its LOGS blocks' scratch */
+    struct tsc__logsinkjob *job;      /* the write on the thread pool (its buffers
+                                       * are reused), or one that failed */
+    uv_timer_t write_timer;           /* retry of a failed write */
+    uint64_t nodes_told[64];          /* runs given EV_NODES by this engine (ring) */
     size_t n_told;
 
     /* control (logs_ctl.c) */

@@ -524,6 +524,8 @@ struct rec_ctx {
     struct tsc_buf *hold;
     size_t *offs, *lens;
     int oom;
+    struct tsc_logblock_dec dec;
+    struct tsc_logrec rec;
     /* log_index */
     struct tsc_control_log_range *ranges;
     size_t n_ranges, cap_ranges;
@@ -531,7 +533,26 @@ struct rec_ctx {
     size_t table_cap;
 };
 
-static int add_record(struct rec_ctx *c, const uint8_t *val, size_t vlen)
+static void rec_ctx_init(struct rec_ctx *c, uint64_t run)
+{
+    memset(c, 0, sizeof *c);
+    c->run = run;
+    tsc_logblock_dec_init(&c->dec);
+    tsc_logrec_init(&c->rec);
+}
+
+static void rec_ctx_free(struct rec_ctx *c)
+{
+    tsc_free(c->offs);
+    tsc_free(c->lens);
+    tsc_free(c->ranges);
+    tsc_free(c->table);
+    tsc_logrec_free(&c->rec);
+    tsc_logblock_dec_free(&c->dec);
+}
+
+/* The record appended to hold at off (len bytes) is the next one. */
+static int add_record(struct rec_ctx *c, size_t off, size_t len)
 {
     if (c->n == c->cap) {
         size_t cap = c->cap ? c->cap * 2 : 256;
@@ -544,48 +565,57 @@ static int add_record(struct rec_ctx *c, const uint8_t *val, size_t vlen)
         c->lens = l;
         c->cap = cap;
     }
-    c->offs[c->n] = c->hold->len;
-    c->lens[c->n] = vlen;
-    if (tsc_buf_append(c->hold, val, vlen) != 0)
-        return TSC_ENOMEM;
+    c->offs[c->n] = off;
+    c->lens[c->n] = len;
     c->n++;
-    c->bytes += vlen;
+    c->bytes += len;
     return 0;
 }
 
-/* The records of a LOGS block (logs.h: consecutive indices from the
- * key's, each a complete msgpack value) from c->next to c->merged, handed
- * to fn in order; blocks that end before c->next are passed over, so a scan
- * may start up to a block early. Returns non-zero to stop the scan. */
+/* The records of a LOGS block (logsync/logblock.h: consecutive indices from
+ * the key's) from c->next to c->merged, handed to fn in order; blocks that
+ * end before c->next are passed over, so a scan may start up to a block
+ * early. A damaged block's records from the damage on are not shown.
+ * Returns non-zero to stop the scan. */
 static int walk_block(struct rec_ctx *c, const uint8_t *key, size_t klen, const uint8_t *val,
                       size_t vlen,
-                      int (*fn)(struct rec_ctx *c, uint64_t index, const uint8_t *p, size_t len))
+                      int (*fn)(struct rec_ctx *c, uint64_t index, const struct tsc_logrec *r))
 {
-    struct tsc_mp_reader r;
     if (klen != 16 || tsc_store_get_be64(key) != c->run)
         return 1;
     uint64_t index = tsc_store_get_be64(key + 8);
-    tsc_mp_reader_init(&r, val, vlen);
-    while (index <= c->merged && tsc_mp_remaining(&r) > 0) {
-        const uint8_t *p = r.p;
-        if (tsc_mp_skip(&r) != 0)
-            return 0; /* a damaged block: its records are not shown */
+    int rc = tsc_logblock_open(&c->dec, val, vlen);
+    while (rc == 0 && index <= c->merged) {
+        if ((rc = tsc_logblock_next(&c->dec, &c->rec)) != 0)
+            break;
         if (index >= c->next) {
-            if (fn(c, index, p, (size_t)(r.p - p)) != 0)
+            if (fn(c, index, &c->rec) != 0)
                 return 1;
             c->next = index + 1;
         }
         index++;
     }
+    if (rc == TSC_ENOMEM) {
+        c->oom = 1;
+        return 1;
+    }
     return index > c->merged;
 }
 
-static int page_record(struct rec_ctx *c, uint64_t index, const uint8_t *p, size_t len)
+/* A page of records for tscctl: each in the record codec (merge.h). */
+static int page_record(struct rec_ctx *c, uint64_t index, const struct tsc_logrec *r)
 {
     (void)index;
-    if (c->n >= c->limit || (c->n > 0 && c->bytes + len > LOGS_MAX_BYTES))
+    size_t at = c->hold->len;
+    if (c->n >= c->limit)
         return 1;
-    if (add_record(c, p, len) != 0) {
+    int rc = tsc_logrec_encode(r, c->hold);
+    size_t len = c->hold->len - at;
+    if (rc == 0 && c->n > 0 && c->bytes + len > LOGS_MAX_BYTES) {
+        c->hold->len = at; /* it starts the next page */
+        return 1;
+    }
+    if (rc == TSC_ENOMEM || (rc == 0 && add_record(c, at, len) != 0)) {
         c->oom = 1;
         return 1;
     }
@@ -615,12 +645,11 @@ static int op_logs(struct tsc_agent *a, const struct tsc_control_req *req, struc
     uint64_t run = req->run ? req->run : tsc__runs_store_last(a);
     uint64_t from = req->from ? req->from : 1;
     memset(&l, 0, sizeof l);
-    memset(&c, 0, sizeof c);
+    rec_ctx_init(&c, run);
     tsc_buf_init(&hold);
     tsc_buf_init(&ehold);
     l.run = run;
     l.first = from;
-    c.run = run;
     c.hold = &hold;
     c.limit = req->limit == 0                            ? LOGS_DEFAULT_LIMIT
               : req->limit > TSC_CONTROL_MAX_LOG_RECORDS ? TSC_CONTROL_MAX_LOG_RECORDS
@@ -647,8 +676,7 @@ static int op_logs(struct tsc_agent *a, const struct tsc_control_req *req, struc
     }
     tsc_free(l.records);
     tsc_free(l.errors);
-    tsc_free(c.offs);
-    tsc_free(c.lens);
+    rec_ctx_free(&c);
     tsc_buf_free(&hold);
     tsc_buf_free(&ehold);
     return rc;
@@ -706,22 +734,16 @@ static struct tsc_control_log_range *range_of(struct rec_ctx *c, const struct ts
     return g;
 }
 
-static int index_one(struct rec_ctx *c, uint64_t index, const uint8_t *p, size_t len)
+static int index_one(struct rec_ctx *c, uint64_t index, const struct tsc_logrec *r)
 {
-    struct tsc_logrec r;
-    tsc_logrec_init(&r);
-    if (tsc_logrec_decode(p, len, &r) == 0) {
-        struct tsc_control_log_range *g = range_of(c, &r);
-        if (g == NULL) {
-            c->oom = 1;
-            tsc_logrec_free(&r);
-            return 1;
-        }
-        if (g->count++ == 0)
-            g->first = index;
-        g->last = index;
+    struct tsc_control_log_range *g = range_of(c, r);
+    if (g == NULL) {
+        c->oom = 1;
+        return 1;
     }
-    tsc_logrec_free(&r);
+    if (g->count++ == 0)
+        g->first = index;
+    g->last = index;
     return 0;
 }
 
@@ -739,11 +761,10 @@ static int op_log_index(struct tsc_agent *a, const struct tsc_control_req *req, 
     uint8_t key[16];
     uint64_t run = req->run ? req->run : tsc__runs_store_last(a);
     memset(&l, 0, sizeof l);
-    memset(&c, 0, sizeof c);
+    rec_ctx_init(&c, run);
     tsc_buf_init(&ehold);
     l.run = run;
     l.first = 1;
-    c.run = run;
     int rc = read_meta(a, run, 1, &ehold, &l, errmsg);
     c.merged = l.merged;
     if (rc == 0) {
@@ -759,8 +780,7 @@ static int op_log_index(struct tsc_agent *a, const struct tsc_control_req *req, 
     if (rc == 0)
         rc = tsc_control_resp_encode_log_index(a->self_id, &l, c.ranges, c.n_ranges, out);
     tsc_free(l.errors);
-    tsc_free(c.ranges);
-    tsc_free(c.table);
+    rec_ctx_free(&c);
     tsc_buf_free(&ehold);
     return rc;
 }

@@ -296,23 +296,25 @@ static uint32_t block_count(const struct tsc__logsinkwrite *w, const struct tsc_
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* The update's merged records as LOGS blocks: runs of consecutive indices
- * of one run, at most TSC_STORE_LOGS_BLOCK records or about BLOCK_BYTES
- * each, under the key of the first. */
-static int encode_blocks(struct tsc__logsinkwrite *sw, const struct tsc_logsink_update *up)
+/* The update's merged records as LOGS blocks (logsync/logblock.h): runs of
+ * consecutive indices of one run, at most TSC_STORE_LOGS_BLOCK records or
+ * about BLOCK_BYTES of text each, under the key of the first. */
+static int encode_blocks(struct tsc__logs *l, const struct tsc_logsink_update *up)
 {
+    struct tsc__logsinkwrite *sw = &l->fill;
+    const struct tsc_logrec *recs[TSC_STORE_LOGS_BLOCK];
     uint8_t key[16], cnt[4];
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < up->n_writes;) {
         const struct tsc_logsink_write *w = &up->writes[i];
-        size_t voff = sw->buf.len, n = 0;
+        size_t voff = sw->buf.len, n = 0, bytes = 0;
         do {
-            rc = tsc_logrec_encode(w[n].rec, &sw->buf);
+            recs[n] = w[n].rec;
+            bytes += w[n].rec->len;
             n++;
-        } while (rc == 0 && i + n < up->n_writes && n < TSC_STORE_LOGS_BLOCK &&
-                 sw->buf.len - voff < BLOCK_BYTES && w[n].run == w->run &&
-                 w[n].index == w->index + n);
-        if (rc != 0)
+        } while (i + n < up->n_writes && n < TSC_STORE_LOGS_BLOCK && bytes < BLOCK_BYTES &&
+                 w[n].run == w->run && w[n].index == w->index + n);
+        if ((rc = tsc_logblock_encode(&l->blockenc, w->run, recs, n, &sw->buf)) != 0)
             break;
         tsc_store_put_be64(key, w->run);
         tsc_store_put_be64(key + 8, w->index);
@@ -343,7 +345,7 @@ static int encode_update(struct tsc_agent *a, const struct tsc_logsink_update *u
 {
     struct tsc__logsinkwrite *w = &a->logs.fill;
     uint8_t key[ROW_KEY];
-    int rc = encode_blocks(w, up);
+    int rc = encode_blocks(&a->logs, up);
     for (size_t i = 0; rc == 0 && i < up->n_errors; i++) {
         uint64_t n = error_number(a, up, i);
         if (n == 0)
@@ -541,6 +543,7 @@ void tsc__logsink_store_free(struct tsc_agent *a)
 {
     struct tsc__logs *l = &a->logs;
     write_reset(&l->fill, 1);
+    tsc_logblock_enc_free(&l->blockenc);
     if (l->job != NULL) {
         /* The loop has ended: nothing runs on the pool any more. */
         write_reset(&l->job->w, 1);

@@ -16,7 +16,8 @@
  * Lamport time as the promise, and every 64 batches all nodes send a
  * heartbeat. The write path is the driver's (agent/logs_sink.c), mirrored:
  * the sink's merge configuration, each update encoded at once into LOGS
- * blocks (consecutive indices, <= TSC_STORE_LOGS_BLOCK records or 64 KiB)
+ * blocks (logsync/logblock.h: consecutive indices, <= TSC_STORE_LOGS_BLOCK
+ * records or 64 KiB of text)
  * and LOGMETA rows, and at the end of a loop turn what is pending written
  * as one synced RocksDB batch (chunks of 4096 operations or 4 MiB), then
  * EV_DURABLE for the tokens it completes; the acks' Lamport times go back
@@ -30,6 +31,7 @@
  *   logstore_<n>_sink_rate  records per second of the sink engine alone
  *   logstore_<n>_writes     store writes (loop turns), _syncs the synced ones
  *   logstore_<n>_blocks     LOGS blocks written
+ *   logstore_<n>_stored_bytes their bytes per record
  *   logstore_<n>_peak_rss   VmHWM
  * It checks what it measures: indices 1..n stored once each, in order, no
  * error reported, the run finished. */
@@ -46,6 +48,7 @@
 #include "common/error.h"
 #include "common/prng.h"
 #include "common/time.h"
+#include "logsync/logblock.h"
 #include "logsync/sink.h"
 #include "wire/mp.h"
 
@@ -94,7 +97,8 @@ struct bench {
     size_t *token_end;
     size_t n_tokens, cap_tokens;
     struct tsc_buf vals;
-    uint64_t blocks;
+    struct tsc_logblock_enc enc; /* LOGS blocks (logsync/logblock.h) */
+    uint64_t blocks, block_bytes;
 };
 
 struct pend_op {
@@ -257,16 +261,20 @@ static void store_update(struct bench *b, const struct tsc_logsink_update *up)
                     (unsigned long long)w->index, (unsigned long long)b->next_index);
             exit(1);
         }
+        const struct tsc_logrec *recs[TSC_STORE_LOGS_BLOCK];
+        size_t bytes = 0;
         do {
-            int rc = tsc_logrec_encode(w[n].rec, &b->vals);
-            if (rc != 0)
-                die("encode", rc);
+            recs[n] = w[n].rec;
+            bytes += w[n].rec->len;
             n++;
-        } while (i + n < up->n_writes && n < TSC_STORE_LOGS_BLOCK &&
-                 b->vals.len - voff < BLOCK_BYTES && w[n].run == w->run &&
-                 w[n].index == w->index + n);
+        } while (i + n < up->n_writes && n < TSC_STORE_LOGS_BLOCK && bytes < BLOCK_BYTES &&
+                 w[n].run == w->run && w[n].index == w->index + n);
+        int rc = tsc_logblock_encode(&b->enc, w->run, recs, n, &b->vals);
+        if (rc != 0)
+            die("encode", rc);
         tsc_store_put_be64(key, w->run);
         tsc_store_put_be64(key + 8, w->index);
+        b->block_bytes += b->vals.len - voff;
         add_op(b, TSC_STORE_LOGS, key, 16, voff);
         b->next_index += n;
         b->blocks++;
@@ -482,6 +490,8 @@ static void bench(uint64_t records, uint64_t group, const char *parent)
            (unsigned long long)b.n_writes);
     printf("logstore_%llu_blocks %llu blocks\n", (unsigned long long)records,
            (unsigned long long)b.blocks);
+    printf("logstore_%llu_stored_bytes %.1f bytes per record in LOGS blocks\n",
+           (unsigned long long)records, (double)b.block_bytes / (double)records);
     printf("logstore_%llu_syncs %llu synced writes\n", (unsigned long long)records,
            (unsigned long long)b.n_syncs);
     printf("logstore_%llu_peak_rss %.1f MB\n", (unsigned long long)records, peak_rss_mb());
@@ -503,6 +513,7 @@ static void bench(uint64_t records, uint64_t group, const char *parent)
     free(b.tokens);
     free(b.token_end);
     tsc_buf_free(&b.vals);
+    tsc_logblock_enc_free(&b.enc);
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 

@@ -13,9 +13,10 @@
  * after a jump forward (an ACK) or inflated (a broken promise: later
  * records are LATE). RAW and ENCODED batches carry arbitrary records (the
  * latter through tsc_logrec_decode, each decoded record re-encoded and
- * compared). MISC also restores nodes (tsc_logmerge_restore: 0 before the
- * first step, TSC_EINVAL after) and decodes arbitrary bytes as a merge
- * error.
+ * compared; the last input also read as a LOGS block, logsync/logblock.h,
+ * and the decoded records written as one and read back). MISC also restores nodes
+ * (tsc_logmerge_restore: 0 before the first step, TSC_EINVAL after) and decodes arbitrary bytes as
+ * a merge error.
  *
  * After every step the target checks (abort on failure):
  *   - the step returns 0 (TSC_EINVAL only for a bad event, TSC_ENOMEM only
@@ -36,6 +37,7 @@
 #include "common/error.h"
 #include "common/time.h"
 #include "fuzz/script.h"
+#include "logsync/logblock.h"
 #include "logsync/merge.h"
 
 #define CHECK(cond)                                                                                \
@@ -269,16 +271,65 @@ static void raw_batch(struct fz *f, struct tsc_fuzz_in *in)
     step(f, &ev);
 }
 
+/* The LOGS block codec (logsync/logblock.h) on the same bytes: read as a
+ * block, every record read is one the record codec takes; and the records
+ * of b's first run written as a block read back the same. */
+static void block_codec(const uint8_t *p, size_t len, const struct tsc_logrec *b, size_t n)
+{
+    struct tsc_logblock_dec d;
+    struct tsc_logblock_enc e;
+    struct tsc_logrec r;
+    struct tsc_buf out;
+    const struct tsc_logrec *recs[4];
+    size_t m = 0, got = 0;
+    int rc;
+    tsc_logblock_dec_init(&d);
+    tsc_logblock_enc_init(&e);
+    tsc_logrec_init(&r);
+    tsc_buf_init(&out);
+    if (tsc_logblock_open(&d, p, len) == 0)
+        while ((rc = tsc_logblock_next(&d, &r)) == 0) {
+            tsc_buf_reset(&out);
+            rc = tsc_logrec_encode(&r, &out);
+            CHECK(rc == 0 || rc == TSC_ENOMEM);
+        }
+    for (size_t i = 0; i < n; i++)
+        if (b[i].run == b[0].run && b[i].run != 0)
+            recs[m++] = &b[i];
+    tsc_buf_reset(&out);
+    rc = m > 0 ? tsc_logblock_encode(&e, b[0].run, recs, m, &out) : TSC_EINVAL;
+    CHECK(rc == 0 || rc == TSC_ENOMEM || m == 0);
+    if (rc == 0 && tsc_logblock_open(&d, out.data, out.len) == 0) {
+        while ((rc = tsc_logblock_next(&d, &r)) == 0) {
+            CHECK(got < m);
+            const struct tsc_logrec *x = recs[got++];
+            CHECK(r.node == x->node && r.seq == x->seq && r.lamport == x->lamport);
+            CHECK(r.wall_us == x->wall_us && r.run == x->run && r.stage == x->stage);
+            CHECK(r.case_index == x->case_index && r.kind == x->kind && r.len == x->len);
+            CHECK(tsc_vclock_compare(&r.clock, &x->clock) == TSC_VCLOCK_EQUAL);
+            CHECK(r.len == 0 || memcmp(r.text, x->text, r.len) == 0);
+        }
+        CHECK(rc == TSC_ENOMEM || (rc == TSC_ENOTFOUND && got == m));
+    }
+    tsc_buf_free(&out);
+    tsc_logrec_free(&r);
+    tsc_logblock_enc_free(&e);
+    tsc_logblock_dec_free(&d);
+}
+
 /* ENCODED: decode, check the round trip, and merge what decoded. */
 static void encoded(struct fz *f, struct tsc_fuzz_in *in)
 {
     struct tsc_logrec b[4];
     struct tsc_buf re;
-    size_t n = tsc_fuzz_u8(in) % 4, got = 0;
+    size_t n = tsc_fuzz_u8(in) % 4, got = 0, last_len = 0;
+    const uint8_t *last = NULL;
     tsc_buf_init(&re);
     for (size_t k = 0; k < n; k++) {
         size_t len;
         const uint8_t *p = tsc_fuzz_bytes(in, tsc_fuzz_u16(in) % 2048, &len);
+        last = p;
+        last_len = len;
         tsc_logrec_init(&b[got]);
         if (tsc_logrec_decode(p, len, &b[got]) != 0) {
             tsc_logrec_free(&b[got]);
@@ -299,6 +350,7 @@ static void encoded(struct fz *f, struct tsc_fuzz_in *in)
         tsc_logrec_free(&d);
         got++;
     }
+    block_codec(last, last_len, b, got);
     struct tsc_logmerge_event ev = {.type = TSC_LOGMERGE_EV_BATCH,
                                     .now = f->now,
                                     .node = got ? b[0].node : 1,
