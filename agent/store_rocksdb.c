@@ -306,6 +306,11 @@ static void rdb_tune(struct rdb *r)
     /* Log text compresses, but snappy on every flush costs more CPU than
      * the coordinator can spare while it merges at full rate. */
     rocksdb_options_set_compression(r->log_opts, rocksdb_no_compression);
+    /* Memtable arena blocks of 64 KiB instead of write_buffer_size / 8:
+     * a new memtable then reuses the heap a flushed one gave back instead
+     * of faulting in fresh mmapped pages (4 % of bench_logstore's samples
+     * were page faults under the memtable insert; +4 % merge+store rate). */
+    rocksdb_options_set_arena_block_size(r->log_opts, 64 << 10);
     /* Both databases: a WAL limit below the memtables would force a flush
      * of every few megabytes of log records. */
     rocksdb_options_set_max_total_wal_size(o, 128 << 20);
