@@ -16,6 +16,8 @@
 # Usage: bench/logs_e2e.sh
 #   env: BUILD_DIR=build  N=8  L=100000 (lines per machine)  BASE_PORT=24500
 #        KEEP=1 keeps the cluster dir (agent logs) on exit
+#        STALL=30 seconds without a newly merged record before it gives up
+#        and prints every agent's log counters
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -93,6 +95,9 @@ read -r base term0 < <(stat2)
 want=$((N * L))
 s0=$(date +%s%N)
 first=0
+last_got=-1
+last_t=$s0
+STALL=${STALL:-30}
 run=$("$CTL" run "$WORK/flood.yaml")
 while :; do
   read -r m t < <(stat2)
@@ -102,6 +107,19 @@ while :; do
     [ "$first" = 0 ] && [ "$got" -gt 0 ] && first=$now
     [ -n "${TRACE:-}" ] && echo "logs_e2e_trace $(( (now - s0) / 1000000 )) ms $got" >&2
     [ "$got" -ge "$want" ] && break
+    if [ "$got" != "$last_got" ]; then
+      last_got=$got
+      last_t=$now
+    fi
+  fi
+  if [ $(( (now - last_t) / 1000000000 )) -ge "$STALL" ]; then
+    echo "logs_e2e: stalled: $got of $want records merged, none for $STALL s" >&2
+    for d in "$CLUSTER"/*/; do
+      [ -S "$d/tscd.sock" ] || continue
+      echo "== $(basename "$d")" >&2
+      "$CTL" --socket "$d/tscd.sock" stats 2>&1 | grep -E '^(log_|election_term|ship)' >&2 || true
+    done
+    exit 1
   fi
   if [ "$t" != 0 ] && [ "$t" != "$term0" ]; then
     echo "logs_e2e: the coordinator changed during the flood (term $term0 -> $t):" \
