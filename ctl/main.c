@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/keyfile.h"
@@ -51,7 +52,11 @@ static const char usage_text[] =
     "  local status [--dir DIR]\n"
     "  members [--json]        the members the agent knows: id, address, status,\n"
     "                          incarnation, roles, labels, readiness\n"
-    "  stats [--json]          the agent's counters (packets, rejections, probes, ...)\n"
+    "  stats [--json] [--every MS]\n"
+    "                          the agent's counters (packets, rejections, probes, ...);\n"
+    "                          --every: again every MS milliseconds until the agent\n"
+    "                          stops answering (text: blocks separated by a blank line;\n"
+    "                          --json: one object per line)\n"
     "  keygen FILE [--force]   write a new cluster key (64 hex characters, mode 0600);\n"
     "                          an existing FILE is kept unless --force\n"
     "\n"
@@ -83,7 +88,7 @@ struct args {
     const char *key_file;
     const char *suite, *format;
     const char *run, *from, *node, *case_name, *stage, *grep;
-    uint32_t limit, timeout_s;
+    uint32_t limit, timeout_s, every_ms;
     int json, force, wait, follow, has_timeout;
     struct tsc_ctl_target t;
     char default_socket[4200];
@@ -221,6 +226,10 @@ static int parse_args(int argc, char **argv, struct args *a)
             if (parse_uint(v, 10000, &x) != 0 || x == 0)
                 return usage_error("bad --limit '%s' (1..10000)", v);
             a->limit = (uint32_t)x;
+        } else if ((v = flag_value(argc, argv, &i, "--every", &err)) != NULL) {
+            if (parse_uint(v, 3600000, &x) != 0 || x == 0)
+                return usage_error("bad --every '%s' (milliseconds, 1..3600000)", v);
+            a->every_ms = (uint32_t)x;
         } else if ((v = flag_value(argc, argv, &i, "--timeout-ms", &err)) != NULL) {
             if (parse_uint(v, 3600000, &x) != 0 || x == 0)
                 return usage_error("bad --timeout-ms '%s'", v);
@@ -295,7 +304,28 @@ static int exit_code_for(int rc)
     }
 }
 
+/* stats --every: the query again and again, one block (or JSON line) each,
+ * flushed at once, so a script can watch counters without starting a
+ * process per reading (bench/logs_e2e.sh). Ends with the first failure. */
+static int cmd_query_once(const struct args *a, int op);
+
 static int cmd_query(const struct args *a, int op)
+{
+    int code;
+    if (op != TSC_CONTROL_OP_STATS || a->every_ms == 0)
+        return cmd_query_once(a, op);
+    for (;;) {
+        if ((code = cmd_query_once(a, op)) != TSC_CTL_EXIT_OK)
+            return code;
+        if (!a->json && (putchar('\n') == EOF || fflush(stdout) != 0))
+            return TSC_CTL_EXIT_ERROR;
+        struct timespec ts = {(time_t)(a->every_ms / 1000), (long)(a->every_ms % 1000) * 1000000};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+    }
+}
+
+static int cmd_query_once(const struct args *a, int op)
 {
     struct tsc_control_req req = {.op = op};
     struct tsc_control_resp resp;

@@ -62,6 +62,28 @@ static void test_ok(void **state)
     assert_int_equal(run(d), 0);
 }
 
+/* stats --every: a reading every MS until stopped (here by timeout(1)
+ * after 1 s: at 50 ms, far more than 3 JSON lines, each a whole object). */
+static void test_stats_every(void **state)
+{
+    char out[1 << 16], err[2048];
+    const char *a[] = {"/usr/bin/timeout", "1",        bin_ctl,    "stats", "--every", "50",
+                       "--json",           "--socket", agent.sock, NULL};
+    int st = th_run(a, out, sizeof out, err, sizeof err, 15000);
+    assert_int_equal(st, 124); /* timeout's "the command was still running" */
+    size_t lines = 0;
+    for (char *p = out, *nl; (nl = strchr(p, '\n')) != NULL; p = nl + 1) {
+        assert_true(p[0] == '{' && nl[-1] == '}');
+        lines++;
+    }
+    assert_true(lines >= 3);
+    /* With no agent the first reading fails: exit 3, no loop. */
+    char nosock[600];
+    snprintf(nosock, sizeof nosock, "%s/nowhere/tscd.sock", th_root());
+    const char *b[] = {bin_ctl, "stats", "--every", "50", "--socket", nosock, NULL};
+    assert_int_equal(run(b), 3);
+}
+
 static void test_no_agent_is_3(void **state)
 {
     char free_addr[32], nosock[600];
@@ -96,6 +118,8 @@ static void test_bad_arguments_are_2(void **state)
         {bin_ctl, "members", "--socket", NULL},
         {bin_ctl, "keygen", NULL},
         {bin_ctl, "members", "--timeout-ms", "soon", "--socket", agent.sock, NULL},
+        {bin_ctl, "stats", "--every", "0", "--socket", agent.sock, NULL},
+        {bin_ctl, "stats", "--every", "soon", "--socket", agent.sock, NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *argv[9];
@@ -157,6 +181,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ok),
+        cmocka_unit_test(test_stats_every),
         cmocka_unit_test(test_no_agent_is_3),
         cmocka_unit_test(test_wrong_key_is_4),
         cmocka_unit_test(test_bad_arguments_are_2),
