@@ -33,7 +33,7 @@ UP=0
 
 STATS_PID=
 cleanup() {
-  [ -n "$STATS_PID" ] && kill "$STATS_PID" 2>/dev/null
+  if [ -n "$STATS_PID" ]; then kill "$STATS_PID" 2>/dev/null || true; fi
   if [ "$UP" = 1 ]; then
     if [ "${KEEP:-0}" = 1 ]; then
       "$CTL" local down --dir "$CLUSTER" >/dev/null 2>&1 || true
@@ -155,6 +155,10 @@ done
 s1=$now
 kill "$STATS_PID" 2>/dev/null || true
 exec 3<&-
+# What the coordinator had to drop or redo on the way (log_shed: batches
+# refused with a full intake queue, resent later).
+"$CTL" --socket "$SOCK" stats 2>/dev/null |
+  awk '$1 ~ /^log_(shed|merged|malformed)$/ { print "logs_e2e_coord_" $1, $2 }'
 "$CTL" watch "$run" >/dev/null 2>&1 || true
 
 "$CTL" logs "$run" --format jsonl >"$WORK/logs.jsonl"
