@@ -284,10 +284,24 @@ static void take_batch(struct tsc_agent *a, const struct tsc__logsinkin *e)
     tsc_logbatch_free(&b);
 }
 
+/* Still the leader of the term the engine merges for, only its lease
+ * lapsed (see the top): the intake waits instead of shedding. Shed batches
+ * come back only after their shipper's retry interval (1 s and more), and
+ * the whole merge waits for them: under a flood every lapse cost a second
+ * of merging. */
+static int lease_lapsed(struct tsc_agent *a)
+{
+    return a->coord.e != NULL && !a->leaving &&
+           tsc_election_role(a->coord.e) == TSC_ELECTION_LEADER &&
+           current_term(a) == a->logs.sk_term;
+}
+
 void tsc__logsink_intake(struct tsc_agent *a)
 {
     struct tsc__logs *l = &a->logs;
     uint64_t t0 = uv_hrtime();
+    if (l->sk != NULL && !tsc__coord_acting(a) && lease_lapsed(a))
+        return; /* tsc__logsink_on_acting kicks it again */
     while (l->n_in > 0) {
         struct tsc__logsinkin e = l->in[l->in_head];
         l->in_head = (l->in_head + 1) % l->cap_in;
@@ -320,7 +334,7 @@ void tsc__logsink_on_batch(struct tsc_agent *a, const struct tsc_envelope *env)
 {
     struct tsc__logs *l = &a->logs;
     /* Not the coordinator (any more): the sender follows the new one. */
-    if (!tsc__coord_acting(a))
+    if (!tsc__coord_acting(a) && (l->sk == NULL || !lease_lapsed(a)))
         return;
     if (l->in_bytes + env->body_len > INTAKE_BYTES ||
         enqueue(a, env->sender, 0, env->body, env->body_len) != 0)
@@ -337,11 +351,12 @@ void tsc__logsink_run_end(struct tsc_agent *a, uint64_t run)
 void tsc__logsink_on_acting(struct tsc_agent *a, int acting)
 {
     struct tsc__logs *l = &a->logs;
+    if (acting && l->n_in > 0)
+        tsc__logs_kick(a); /* what waited out a lapse */
     if (acting || l->sk == NULL)
         return;
-    if (a->coord.e != NULL && !a->leaving && tsc_election_role(a->coord.e) == TSC_ELECTION_LEADER &&
-        current_term(a) == l->sk_term)
-        return; /* a lapsed lease: kept (see the top) */
+    if (lease_lapsed(a))
+        return; /* kept (see the top) */
     clear_intake(l);
     drop_engine(a);
 }
