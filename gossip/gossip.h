@@ -21,7 +21,10 @@
  *  - updates ride on every PING/ACK and on GOSSIP datagrams to a few random
  *    members, each retransmitted about λ·log(n) times (SWIM §4.1), within a
  *    1400-byte datagram;
- *  - push-pull of the full state over a stream on join and periodically;
+ *  - push-pull of the full state over a stream on join and periodically,
+ *    and a small, rate-limited pull from the sender of an authenticated
+ *    datagram that is not a member yet (a ping from an unknown node taught
+ *    nothing otherwise, and broadcasts are few in a small cluster);
  *  - graceful leave: a self-signed LEFT record, gossiped before exit.
  *
  * Every record a node says of itself is signed by it; suspect/dead claims are
