@@ -87,7 +87,7 @@ static struct tsc__lm_rec *rec_of(const struct tsc_logrec *x)
 static void free_out(struct tsc_logmerge *m)
 {
     for (size_t i = 0; i < m->n_out; i++)
-        tsc_free(rec_of(m->out[i].rec));
+        tsc__lm_rec_free(m, rec_of(m->out[i].rec));
     m->n_out = 0;
     m->n_err = 0;
 }
@@ -99,8 +99,9 @@ void tsc_logmerge_free(struct tsc_logmerge *m)
     free_out(m);
     for (struct tsc__lm_rec *r = m->oldest, *next; r != NULL; r = next) {
         next = r->newer;
-        tsc_free(r);
+        tsc__lm_rec_free(m, r);
     }
+    tsc__lm_pool_drain(m);
     for (size_t i = 0; i < m->n_nodes; i++) {
         tsc_free(m->nodes[i].hist);
         tsc_vclock_free(&m->nodes[i].last_clock);
@@ -108,6 +109,7 @@ void tsc_logmerge_free(struct tsc_logmerge *m)
     tsc_free(m->nodes);
     tsc_free(m->by_id);
     tsc_free(m->block);
+    tsc_free(m->runs);
     tsc_free(m->heap);
     tsc_free(m->out);
     tsc_free(m->err);
@@ -254,7 +256,7 @@ static void release(struct tsc_logmerge *m, struct tsc__lm_rec *r, int late)
 static void buffer(struct tsc_logmerge *m, struct tsc__lm_rec *r)
 {
     struct tsc__lm_node *n = &m->nodes[r->node];
-    tsc__lm_heap_push(m, r);
+    tsc__lm_keys_push(m, r);
     tsc__lm_treap_insert(m, r);
     r->older = m->newest;
     r->newer = NULL;
@@ -329,7 +331,7 @@ static void arrive(struct tsc_logmerge *m, struct tsc__lm_rec *r)
         m->st.resends++;
     else
         add_err(m, TSC_LOGMERGE_DUPLICATE, x, x->node, x->seq, 0);
-    tsc_free(r);
+    tsc__lm_rec_free(m, r);
 }
 
 /* ---- events -------------------------------------------------------------------- */
@@ -390,40 +392,41 @@ static void apply_watermark(struct tsc_logmerge *m, size_t k, const struct tsc_v
 static void free_pending(struct tsc_logmerge *m, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        tsc_free(m->pending[i]);
+        tsc__lm_rec_free(m, m->pending[i]);
         m->pending[i] = NULL;
     }
 }
 
-/* Everything a batch may need, before any change. */
+/* Everything a batch may need, before any change: the copies first (one
+ * pass validates and copies), then the room for what they may release. */
 static int prepare_batch(struct tsc_logmerge *m, const struct tsc_logmerge_event *ev)
 {
     size_t n = ev->n_records, valid = 0, unknown = 0;
+    uint64_t seen = ev->node; /* batches are mostly the sender's own records */
     if (tsc__lm_grow((void **)&m->pending, &m->cap_pending, n, sizeof *m->pending) != 0)
         return TSC_ENOMEM;
     if (tsc__lm_node_find(m, ev->node) == TSC__LM_NONE)
         unknown++;
     for (size_t i = 0; i < n; i++) {
+        const struct tsc_logrec *x = &ev->records[i];
         m->pending[i] = NULL;
-        if (!tsc__lm_rec_valid(&ev->records[i]))
+        if (!tsc__lm_rec_valid(x))
             continue;
-        valid++;
-        if (tsc__lm_node_find(m, ev->records[i].node) == TSC__LM_NONE)
-            unknown++;
-    }
-    size_t most = m->n_heap + valid; /* released by this step, at most */
-    if (tsc__lm_nodes_reserve(m, unknown) != 0 ||
-        tsc__lm_grow((void **)&m->heap, &m->cap_heap, most, sizeof *m->heap) != 0 ||
-        tsc__lm_grow((void **)&m->out, &m->cap_out, most, sizeof *m->out) != 0 ||
-        tsc__lm_grow((void **)&m->err, &m->cap_err, 4 * valid + 4, sizeof *m->err) != 0)
-        return TSC_ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        if (!tsc__lm_rec_valid(&ev->records[i]))
-            continue;
-        if ((m->pending[i] = tsc__lm_rec_copy(&ev->records[i])) == NULL) {
+        if ((m->pending[i] = tsc__lm_rec_copy(m, x, valid == 0)) == NULL) {
             free_pending(m, i);
             return TSC_ENOMEM;
         }
+        valid++;
+        if (x->node != seen && tsc__lm_node_find(m, x->node) == TSC__LM_NONE)
+            unknown++;
+    }
+    size_t most = (size_t)m->st.buffered + valid; /* released by this step, at most */
+    if (tsc__lm_nodes_reserve(m, unknown) != 0 ||
+        tsc__lm_grow((void **)&m->heap, &m->cap_heap, most, sizeof *m->heap) != 0 ||
+        tsc__lm_grow((void **)&m->out, &m->cap_out, most, sizeof *m->out) != 0 ||
+        tsc__lm_grow((void **)&m->err, &m->cap_err, 4 * valid + 4, sizeof *m->err) != 0) {
+        free_pending(m, n);
+        return TSC_ENOMEM;
     }
     return 0;
 }
@@ -440,7 +443,7 @@ static void commit_batch(struct tsc_logmerge *m, const struct tsc_logmerge_event
         size_t k = r != NULL ? tsc__lm_node_add(m, r->rec.node) : TSC__LM_NONE;
         if (k == TSC__LM_NONE) {
             m->st.malformed++;
-            tsc_free(r);
+            tsc__lm_rec_free(m, r);
             continue;
         }
         r->node = (uint32_t)k;
@@ -516,13 +519,13 @@ static void settle(struct tsc_logmerge *m, int flush)
 {
     for (;;) {
         expire_gaps(m);
-        while (m->n_heap > 0 && !m->deferred) {
-            const struct tsc__lm_hent *t = &m->heap[0];
-            const struct tsc__lm_node *n = &m->nodes[t->r->node];
-            int ready = t->seq - 1 <= n->delivered;
+        struct tsc__lm_rec *t;
+        while (!m->deferred && (t = tsc__lm_keys_peek(m)) != NULL) {
+            const struct tsc__lm_node *n = &m->nodes[t->node];
+            int ready = t->rec.seq - 1 <= n->delivered;
             if (ready && m->n_block > 0) {
                 const struct tsc__lm_node *b = &m->nodes[m->block[0]];
-                ready = t->key < b->bound || (t->key == b->bound && t->node < b->id);
+                ready = t->key < b->bound || (t->key == b->bound && t->rec.node < b->id);
             }
             int forced = 0;
             if (!ready) {
@@ -534,7 +537,7 @@ static void settle(struct tsc_logmerge *m, int flush)
                 m->deferred = 1;
                 break;
             }
-            struct tsc__lm_rec *r = tsc__lm_heap_pop(m);
+            struct tsc__lm_rec *r = tsc__lm_keys_pop(m);
             unbuffer(m, r);
             release(m, r, 0);
             m->st.forced += (uint64_t)forced;

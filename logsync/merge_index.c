@@ -48,42 +48,46 @@ static uint64_t step(uint64_t h, uint64_t v)
     return h * 0x87c37b91114253d5ull;
 }
 
+/* Four independent lanes over 32-byte chunks, so that the multiplies of
+ * consecutive words overlap instead of forming one long chain. */
+static void lanes(uint64_t l[4], const uint8_t *p, size_t len)
+{
+    size_t i = 0, k = 0;
+    for (; i + 32 <= len; i += 32) {
+        uint64_t v[4];
+        memcpy(v, p + i, sizeof v);
+        l[0] = step(l[0], v[0]);
+        l[1] = step(l[1], v[1]);
+        l[2] = step(l[2], v[2]);
+        l[3] = step(l[3], v[3]);
+    }
+    for (; i + 8 <= len; i += 8, k++) {
+        uint64_t v;
+        memcpy(&v, p + i, 8);
+        l[k] = step(l[k], v);
+    }
+    if (i < len) {
+        uint64_t v = 0;
+        memcpy(&v, p + i, len - i);
+        l[3] = step(l[3], v);
+    }
+}
+
 uint64_t tsc__lm_hash_rec(const struct tsc_logrec *r)
 {
-    uint64_t h = 0x6c6f677379636e31ull; /* "logsync1" */
-    h = step(h, r->clock.n);
-    for (size_t i = 0; i < r->clock.n; i++) {
-        h = step(h, r->clock.e[i].node);
-        h = step(h, r->clock.e[i].count);
-    }
-    h = step(h, r->lamport);
-    h = step(h, r->wall_us);
-    h = step(h, r->run);
-    h = step(h, ((uint64_t)r->stage << 32) | r->case_index);
-    h = step(h, r->kind);
-    h = step(h, r->len);
-    /* Two independent lanes over the text: half the multiply latency. */
-    uint64_t h2 = h ^ 0x9e3779b97f4a7c15ull;
-    size_t i = 0;
-    for (; i + 16 <= r->len; i += 16) {
-        uint64_t v, w;
-        memcpy(&v, r->text + i, 8);
-        memcpy(&w, r->text + i + 8, 8);
-        h = step(h, v);
-        h2 = step(h2, w);
-    }
-    for (; i + 8 <= r->len; i += 8) {
-        uint64_t v;
-        memcpy(&v, r->text + i, 8);
-        h = step(h, v);
-    }
-    if (i < r->len) {
-        uint64_t v = 0;
-        memcpy(&v, r->text + i, r->len - i);
-        h2 = step(h2, v);
-    }
-    h = step(h, h2);
-    return fmix(h);
+    /* Every length is mixed in, so the clock's and the text's bytes cannot
+     * shift into each other. */
+    uint64_t l[4] = {step(0x6c6f677379636e31ull /* "logsync1" */, r->clock.n),
+                     step(0x9e3779b97f4a7c15ull, r->len), step(0x87c37b91114253d5ull, r->lamport),
+                     step(0xc4ceb9fe1a85ec53ull, r->wall_us)};
+    l[0] = step(l[0], r->run);
+    l[1] = step(l[1], ((uint64_t)r->stage << 32) | r->case_index);
+    l[2] = step(l[2], r->kind);
+    if (r->clock.n > 0)
+        lanes(l, (const uint8_t *)r->clock.e, r->clock.n * sizeof *r->clock.e);
+    if (r->len > 0)
+        lanes(l, r->text, r->len);
+    return fmix(step(step(step(l[0], l[1]), l[2]), l[3]));
 }
 
 /* ---- records ------------------------------------------------------------------- */
@@ -106,14 +110,33 @@ int tsc__lm_rec_valid(const struct tsc_logrec *x)
     return own;
 }
 
-/* One allocation: the record, its clock entries, its text. */
-struct tsc__lm_rec *tsc__lm_rec_copy(const struct tsc_logrec *x)
+static size_t rec_size(size_t ne, size_t len)
 {
-    size_t ne = x->clock.n;
-    struct tsc__lm_rec *r =
-        tsc_malloc(sizeof *r + ne * sizeof(struct tsc_vclock_entry) + (x->len ? x->len : 1));
-    if (r == NULL)
-        return NULL;
+    return sizeof(struct tsc__lm_rec) + ne * sizeof(struct tsc_vclock_entry) + (len ? len : 1);
+}
+
+/* Pool class of a block of sz bytes (its size is 64 * (class + 1)), or
+ * TSC__LM_POOL_CLASSES when too large to pool. */
+static size_t pool_class(size_t sz)
+{
+    size_t c = (sz + 63) / 64;
+    return c <= TSC__LM_POOL_CLASSES ? c - 1 : TSC__LM_POOL_CLASSES;
+}
+
+/* One allocation: the record, its clock entries, its text. */
+struct tsc__lm_rec *tsc__lm_rec_copy(struct tsc_logmerge *m, const struct tsc_logrec *x, int fresh)
+{
+    size_t ne = x->clock.n, sz = rec_size(ne, x->len), c = pool_class(sz);
+    struct tsc__lm_rec *r;
+    if (!fresh && c < TSC__LM_POOL_CLASSES && m->pool[c] != NULL) {
+        r = m->pool[c];
+        memcpy(&m->pool[c], r, sizeof(void *));
+        m->pool_bytes -= 64 * (c + 1);
+    } else {
+        r = tsc_malloc(c < TSC__LM_POOL_CLASSES ? 64 * (c + 1) : sz);
+        if (r == NULL)
+            return NULL;
+    }
     memset(r, 0, sizeof *r);
     struct tsc_vclock_entry *e = (struct tsc_vclock_entry *)(r + 1);
     uint8_t *text = (uint8_t *)(e + ne);
@@ -129,6 +152,32 @@ struct tsc__lm_rec *tsc__lm_rec_copy(const struct tsc_logrec *x)
     r->hash = tsc__lm_hash_rec(&r->rec);
     r->bytes = x->len + ne * sizeof *e;
     return r;
+}
+
+void tsc__lm_rec_free(struct tsc_logmerge *m, struct tsc__lm_rec *r)
+{
+    if (r == NULL)
+        return;
+    size_t c = pool_class(rec_size(r->rec.clock.n, r->rec.len));
+    if (c < TSC__LM_POOL_CLASSES && m->pool_bytes + 64 * (c + 1) <= TSC__LM_POOL_BYTES) {
+        memcpy(r, &m->pool[c], sizeof(void *));
+        m->pool[c] = r;
+        m->pool_bytes += 64 * (c + 1);
+        return;
+    }
+    tsc_free(r);
+}
+
+void tsc__lm_pool_drain(struct tsc_logmerge *m)
+{
+    for (size_t c = 0; c < TSC__LM_POOL_CLASSES; c++) {
+        while (m->pool[c] != NULL) {
+            void *b = m->pool[c];
+            memcpy(&m->pool[c], b, sizeof(void *));
+            tsc_free(b);
+        }
+    }
+    m->pool_bytes = 0;
 }
 
 int tsc__lm_rec_same(const struct tsc__lm_rec *a, const struct tsc__lm_rec *b)
@@ -162,17 +211,22 @@ struct tsc__lm_rec *tsc__lm_treap_find(const struct tsc_logmerge *m, uint64_t id
     return NULL;
 }
 
-/* Split t into the records below (id, seq) and the others. */
+/* Split t into the records below (id, seq) and the others; *l is a link
+ * of lp, *r one of rp (their parents). */
 static void split(struct tsc__lm_rec *t, uint64_t id, uint64_t seq, struct tsc__lm_rec **l,
-                  struct tsc__lm_rec **r)
+                  struct tsc__lm_rec *lp, struct tsc__lm_rec **r, struct tsc__lm_rec *rp)
 {
     while (t != NULL) {
         if (id_less(t->rec.node, t->rec.seq, id, seq)) {
             *l = t;
+            t->parent = lp;
+            lp = t;
             l = &t->right;
             t = t->right;
         } else {
             *r = t;
+            t->parent = rp;
+            rp = t;
             r = &t->left;
             t = t->left;
         }
@@ -181,56 +235,65 @@ static void split(struct tsc__lm_rec *t, uint64_t id, uint64_t seq, struct tsc__
     *r = NULL;
 }
 
-/* Join two treaps, every key of a below every key of b. */
-static struct tsc__lm_rec *join(struct tsc__lm_rec *a, struct tsc__lm_rec *b)
+/* Join two treaps, every key of a below every key of b, under parent. */
+static struct tsc__lm_rec *join(struct tsc__lm_rec *a, struct tsc__lm_rec *b,
+                                struct tsc__lm_rec *parent)
 {
     struct tsc__lm_rec *res = NULL, **link = &res;
     while (a != NULL && b != NULL) {
         if (a->prio > b->prio) {
             *link = a;
+            a->parent = parent;
+            parent = a;
             link = &a->right;
             a = a->right;
         } else {
             *link = b;
+            b->parent = parent;
+            parent = b;
             link = &b->left;
             b = b->left;
         }
     }
     *link = a != NULL ? a : b;
+    if (*link != NULL)
+        (*link)->parent = parent;
     return res;
 }
 
 void tsc__lm_treap_insert(struct tsc_logmerge *m, struct tsc__lm_rec *x)
 {
-    struct tsc__lm_rec **link = &m->treap;
+    struct tsc__lm_rec **link = &m->treap, *parent = NULL;
     x->prio = fmix(step(x->rec.node, x->rec.seq));
-    while (*link != NULL && (*link)->prio >= x->prio)
-        link = id_less(x->rec.node, x->rec.seq, (*link)->rec.node, (*link)->rec.seq)
-                   ? &(*link)->left
-                   : &(*link)->right;
-    split(*link, x->rec.node, x->rec.seq, &x->left, &x->right);
+    while (*link != NULL && (*link)->prio >= x->prio) {
+        parent = *link;
+        link = id_less(x->rec.node, x->rec.seq, parent->rec.node, parent->rec.seq) ? &parent->left
+                                                                                   : &parent->right;
+    }
+    split(*link, x->rec.node, x->rec.seq, &x->left, x, &x->right, x);
     *link = x;
+    x->parent = parent;
 }
 
 struct tsc__lm_rec *tsc__lm_treap_erase(struct tsc_logmerge *m, struct tsc__lm_rec *x)
 {
-    struct tsc__lm_rec **link = &m->treap, *next = NULL;
-    while (*link != NULL && *link != x) {
-        if (id_less(x->rec.node, x->rec.seq, (*link)->rec.node, (*link)->rec.seq)) {
-            next = *link; /* the last turn left so far: x's successor unless
-                             x has a right subtree */
-            link = &(*link)->left;
-        } else {
-            link = &(*link)->right;
-        }
+    struct tsc__lm_rec *next, *p = x->parent, **link;
+    if (p == NULL && m->treap != x)
+        return NULL; /* not in the treap */
+    /* The successor: the leftmost of the right subtree, else the first
+     * ancestor x is on the left of. Released records are mostly their
+     * node's smallest, whose successor is near: no walk from the root. */
+    if (x->right != NULL) {
+        for (next = x->right; next->left != NULL;)
+            next = next->left;
+    } else {
+        const struct tsc__lm_rec *c = x;
+        for (next = p; next != NULL && next->right == c; next = next->parent)
+            c = next;
     }
-    if (*link == x) {
-        if (x->right != NULL)
-            for (next = x->right; next->left != NULL;)
-                next = next->left;
-        *link = join(x->left, x->right);
-    }
-    x->left = x->right = NULL;
+    link = p == NULL ? &m->treap : p->left == x ? &p->left : &p->right;
+    *link = join(x->left, x->right, p);
+    x->left = x->right = x->parent = NULL;
     return next;
 }
 
@@ -251,12 +314,14 @@ static int hent_less(const struct tsc__lm_hent *a, const struct tsc__lm_hent *b)
     return tsc__lm_key_less(a->key, a->node, a->seq, b->key, b->node, b->seq);
 }
 
-void tsc__lm_heap_push(struct tsc_logmerge *m, struct tsc__lm_rec *r)
+/* A 4-ary heap: half the depth of a binary one, and the four children of
+ * an entry share one or two cache lines; pops are most of its work. */
+static void heap_push(struct tsc_logmerge *m, struct tsc__lm_rec *r)
 {
     struct tsc__lm_hent e = {r->key, r->rec.node, r->rec.seq, r};
     size_t i = m->n_heap++;
     while (i > 0) {
-        size_t p = (i - 1) / 2;
+        size_t p = (i - 1) / 4;
         if (!hent_less(&e, &m->heap[p]))
             break;
         m->heap[i] = m->heap[p];
@@ -265,27 +330,117 @@ void tsc__lm_heap_push(struct tsc_logmerge *m, struct tsc__lm_rec *r)
     m->heap[i] = e;
 }
 
-struct tsc__lm_rec *tsc__lm_heap_pop(struct tsc_logmerge *m)
+static struct tsc__lm_rec *heap_pop(struct tsc_logmerge *m)
 {
-    if (m->n_heap == 0)
-        return NULL;
-    struct tsc__lm_rec *top = m->heap[0].r;
-    struct tsc__lm_hent e = m->heap[--m->n_heap];
+    struct tsc__lm_hent *h = m->heap;
+    struct tsc__lm_rec *top = h[0].r;
+    struct tsc__lm_hent e = h[--m->n_heap];
     size_t n = m->n_heap, i = 0;
     for (;;) {
-        size_t c = 2 * i + 1;
+        size_t c = 4 * i + 1;
         if (c >= n)
             break;
-        if (c + 1 < n && hent_less(&m->heap[c + 1], &m->heap[c]))
-            c++;
-        if (!hent_less(&m->heap[c], &e))
+        size_t end = c + 4 < n ? c + 4 : n, best = c;
+        for (size_t j = c + 1; j < end; j++)
+            if (hent_less(&h[j], &h[best]))
+                best = j;
+        if (!hent_less(&h[best], &e))
             break;
-        m->heap[i] = m->heap[c];
-        i = c;
+        h[i] = h[best];
+        i = best;
     }
     if (n > 0)
-        m->heap[i] = e;
+        h[i] = e;
     return top;
+}
+
+/* ---- runs ------------------------------------------------------------------- */
+
+static int run_less(const struct tsc_logmerge *m, uint32_t a, uint32_t b)
+{
+    const struct tsc__lm_node *x = &m->nodes[a], *y = &m->nodes[b];
+    return tsc__lm_key_less(x->run_key, x->id, x->run_seq, y->run_key, y->id, y->run_seq);
+}
+
+static void run_set(struct tsc_logmerge *m, size_t pos, uint32_t i)
+{
+    m->runs[pos] = i;
+    m->nodes[i].rpos = pos;
+}
+
+static void run_fix(struct tsc_logmerge *m, size_t pos)
+{
+    uint32_t i = m->runs[pos];
+    while (pos > 0 && run_less(m, i, m->runs[(pos - 1) / 2])) {
+        run_set(m, pos, m->runs[(pos - 1) / 2]);
+        pos = (pos - 1) / 2;
+    }
+    for (;;) {
+        size_t c = 2 * pos + 1;
+        if (c >= m->n_runs)
+            break;
+        if (c + 1 < m->n_runs && run_less(m, m->runs[c + 1], m->runs[c]))
+            c++;
+        if (!run_less(m, m->runs[c], i))
+            break;
+        run_set(m, pos, m->runs[c]);
+        pos = c;
+    }
+    run_set(m, pos, i);
+}
+
+void tsc__lm_keys_push(struct tsc_logmerge *m, struct tsc__lm_rec *r)
+{
+    struct tsc__lm_node *n = &m->nodes[r->node];
+    struct tsc__lm_rec *t = n->run_tail;
+    r->run_next = NULL;
+    if (t == NULL) {
+        n->run_head = n->run_tail = r;
+        n->run_key = r->key;
+        n->run_seq = r->rec.seq;
+        n->rpos = m->n_runs++;
+        m->runs[n->rpos] = r->node;
+        run_fix(m, n->rpos);
+    } else if (r->key > t->key && r->rec.seq > t->rec.seq) {
+        t->run_next = r;
+        n->run_tail = r;
+    } else {
+        heap_push(m, r);
+    }
+}
+
+struct tsc__lm_rec *tsc__lm_keys_peek(const struct tsc_logmerge *m)
+{
+    const struct tsc__lm_node *n = m->n_runs > 0 ? &m->nodes[m->runs[0]] : NULL;
+    const struct tsc__lm_hent *h = m->n_heap > 0 ? &m->heap[0] : NULL;
+    if (n == NULL)
+        return h != NULL ? h->r : NULL;
+    if (h != NULL && tsc__lm_key_less(h->key, h->node, h->seq, n->run_key, n->id, n->run_seq))
+        return h->r;
+    return n->run_head;
+}
+
+struct tsc__lm_rec *tsc__lm_keys_pop(struct tsc_logmerge *m)
+{
+    struct tsc__lm_rec *r = tsc__lm_keys_peek(m);
+    if (r == NULL || m->n_runs == 0 || r != m->nodes[m->runs[0]].run_head)
+        return r != NULL ? heap_pop(m) : NULL;
+    struct tsc__lm_node *n = &m->nodes[m->runs[0]];
+    n->run_head = r->run_next;
+    r->run_next = NULL;
+    if (n->run_head != NULL) {
+        n->run_key = n->run_head->key;
+        n->run_seq = n->run_head->rec.seq;
+        run_fix(m, 0);
+        return r;
+    }
+    n->run_tail = NULL;
+    n->rpos = TSC__LM_NONE;
+    if (--m->n_runs > 0) {
+        run_set(m, 0, m->runs[m->n_runs]);
+        run_fix(m, 0);
+    }
+    return r;
 }
 
 /* ---- nodes -------------------------------------------------------------------- */
@@ -319,14 +474,18 @@ int tsc__lm_nodes_reserve(struct tsc_logmerge *m, size_t extra)
         need = TSC__LM_MAX_NODES;
     if (need <= m->cap_nodes)
         return 0;
-    /* Three arrays of one capacity: each grows on its own, and cap_nodes
-     * only moves once all three have the room. */
-    size_t c1 = m->cap_nodes, c2 = m->cap_nodes, c3 = m->cap_nodes;
-    if (tsc__lm_grow((void **)&m->nodes, &c1, need, sizeof *m->nodes) != 0 ||
-        tsc__lm_grow((void **)&m->by_id, &c2, need, sizeof *m->by_id) != 0 ||
-        tsc__lm_grow((void **)&m->block, &c3, need, sizeof *m->block) != 0)
+    /* Four arrays of one capacity: each grows on its own, and cap_nodes
+     * only moves once all four have the room. */
+    size_t c[4] = {m->cap_nodes, m->cap_nodes, m->cap_nodes, m->cap_nodes};
+    if (tsc__lm_grow((void **)&m->nodes, &c[0], need, sizeof *m->nodes) != 0 ||
+        tsc__lm_grow((void **)&m->by_id, &c[1], need, sizeof *m->by_id) != 0 ||
+        tsc__lm_grow((void **)&m->block, &c[2], need, sizeof *m->block) != 0 ||
+        tsc__lm_grow((void **)&m->runs, &c[3], need, sizeof *m->runs) != 0)
         return TSC_ENOMEM;
-    m->cap_nodes = c1 < c2 ? (c1 < c3 ? c1 : c3) : (c2 < c3 ? c2 : c3);
+    m->cap_nodes = c[0];
+    for (size_t k = 1; k < 4; k++)
+        if (c[k] < m->cap_nodes)
+            m->cap_nodes = c[k];
     return 0;
 }
 
@@ -344,6 +503,7 @@ size_t tsc__lm_node_add(struct tsc_logmerge *m, uint64_t id)
     tsc_vclock_init(&n->last_clock);
     n->gap_since = TSC_TIME_NEVER;
     n->bpos = TSC__LM_NONE;
+    n->rpos = TSC__LM_NONE;
     memmove(m->by_id + p + 1, m->by_id + p, (i - p) * sizeof *m->by_id);
     m->by_id[p] = (uint32_t)i;
     tsc__lm_node_refresh(m, i);
