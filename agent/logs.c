@@ -423,6 +423,16 @@ static void on_work(uv_idle_t *h)
     l->work_on = 0;
     if (a->stopping)
         return;
+    /* The failure detector's or the election's tick is due: it runs in this
+     * turn's check phase, after the poll, and the work below (up to
+     * INTAKE_NS of merging, batches read back and sealed) would hold back
+     * the heartbeats it sends by as much, several scheduler slices on a
+     * saturated host. The log work waits one turn (the poll does not block
+     * while this idle handle runs). */
+    if (a->due != 0) {
+        tsc__logs_kick(a);
+        return;
+    }
     tsc__logs_commit(a);
     tsc__logship_flush(a);
     tsc__logsink_intake(a);
