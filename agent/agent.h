@@ -233,8 +233,9 @@ void tsc__net_send_datagram(struct tsc_agent *a, const struct tsc_addr *to, cons
 void tsc__net_send_stream(struct tsc_agent *a, const struct tsc_addr *to, const uint8_t *data,
                           size_t len);
 /* Is there room for one more outgoing connection (log batches wait when
- * not, rather than fail)? */
-int tsc__net_stream_room(struct tsc_agent *a);
+ * not, rather than fail)? With `to`, also fewer than `max` of them open
+ * to that address (NULL: any). */
+int tsc__net_stream_room(struct tsc_agent *a, const struct tsc_addr *to, size_t max);
 /* Close connections past their deadline. */
 void tsc__net_sweep(struct tsc_agent *a, uint64_t now);
 /* Close every network handle and connection (part of tsc__agent_stop). */

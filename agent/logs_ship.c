@@ -14,7 +14,8 @@
  * sealed stream frame (a connection each, net_uv.c); a probe or heartbeat
  * whose frame fits a datagram goes as one. A lost frame is the engine's
  * business (go-back-N after retry_us). When too many outgoing connections
- * are open, the queue waits for a few milliseconds rather than fail.
+ * are open, or MAX_INFLIGHT to the coordinator, the queue waits for a few
+ * milliseconds rather than fail.
  *
  * A record missing from the store (a failed write, or the TSC_TEST_LOG_DROP
  * hook) is left out: a batch ends before it, the next one starts after it,
@@ -34,6 +35,13 @@
 #include "common/alloc.h"
 
 #define ROOM_WAIT_MS 5
+/* Batch connections open to the coordinator at once. Each batch is a
+ * connection (net_uv.c), and batches are cut per loop turn, so a window of
+ * 8192 records could be a hundred small connections; eight agents
+ * flooding went past the coordinator's 128 and it dropped some (measured:
+ * 57 in one run), each a go-back-N second later. Waiting for room lets
+ * the next batch grow instead. */
+#define MAX_INFLIGHT 4
 /* Batches with records built per loop turn: the loop also carries the
  * failure detector and the election heartbeats (tens of ms), so a stream
  * that has a window to fill gets it over several turns. */
@@ -403,16 +411,16 @@ static int carry_out(struct tsc_agent *a, const struct tsc_logship_send *s)
         return 0;
     }
     int has_records = s->last >= s->first;
-    if (has_records && !tsc__net_stream_room(a))
-        return 1;
-    tsc_buf_init(&frame);
     if (tsc__runs_member(a, s->sink, &to, NULL) != 0)
         rc = TSC_ENOTFOUND;
+    if (has_records && rc == 0 && !tsc__net_stream_room(a, &to, MAX_INFLIGHT))
+        return 1;
+    tsc_buf_init(&frame);
     if (rc == 0)
         rc = build(a, s, &frame, &last);
     if (rc == 0 && frame.len <= TSC_WIRE_MAX_DATAGRAM && last < s->first)
         tsc__net_send_datagram(a, &to, frame.data, frame.len);
-    else if (rc == 0 && tsc__net_stream_room(a))
+    else if (rc == 0 && tsc__net_stream_room(a, NULL, 0))
         tsc__net_send_stream(a, &to, frame.data, frame.len);
     else if (rc == 0)
         rc = TSC_EFULL;

@@ -496,10 +496,15 @@ static struct tsc__conn *stream_open(struct tsc_agent *a, int kind, const struct
     return c;
 }
 
-int tsc__net_stream_room(struct tsc_agent *a)
+int tsc__net_stream_room(struct tsc_agent *a, const struct tsc_addr *to, size_t max)
 {
     /* A quarter stays free for everything that is not a log batch. */
-    return !a->stopping && a->n_conns_out < MAX_CONNS_OUT - MAX_CONNS_OUT / 4;
+    if (a->stopping || a->n_conns_out >= MAX_CONNS_OUT - MAX_CONNS_OUT / 4)
+        return 0;
+    size_t n = 0;
+    for (const struct tsc__conn *c = a->conns; to != NULL && c != NULL && n < max; c = c->next)
+        n += c->kind == CONN_TCP_OUT && !c->closing && tsc_addr_eq(&c->peer, to);
+    return to == NULL || n < max;
 }
 
 void tsc__net_send_stream(struct tsc_agent *a, const struct tsc_addr *to, const uint8_t *data,

@@ -158,7 +158,12 @@ exec 3<&-
 # What the coordinator had to drop or redo on the way (log_shed: batches
 # refused with a full intake queue, resent later).
 "$CTL" --socket "$SOCK" stats 2>/dev/null |
-  awk '$1 ~ /^log_(shed|merged|malformed)$/ { print "logs_e2e_coord_" $1, $2 }'
+  awk '$1 ~ /^(log_(shed|merged|malformed)|conns_dropped|conns_accepted|frame_errors)$/ { print "logs_e2e_coord_" $1, $2 }'
+# Records the agents sent, resends included (log_shipped), against those made.
+for d in "$CLUSTER"/*/; do
+  "$CTL" --socket "$d/tscd.sock" stats 2>/dev/null || true
+done | awk '$1 == "log_shipped" { s += $2 } $1 == "log_records" { r += $2 }
+  END { printf "logs_e2e_shipped %d records sent for %d made (%.2fx)\n", s, r, r ? s / r : 0 }'
 "$CTL" watch "$run" >/dev/null 2>&1 || true
 
 "$CTL" logs "$run" --format jsonl >"$WORK/logs.jsonl"
