@@ -40,8 +40,9 @@
  * 8192 records could be a hundred small connections; eight agents
  * flooding went past the coordinator's 128 and it dropped some (measured:
  * 57 in one run), each a go-back-N second later. Waiting for room lets
- * the next batch grow instead. */
-#define MAX_INFLIGHT 4
+ * the next batch grow instead. (bench/logs_e2e.sh, 5 runs each: 2 gave
+ * 292-306k records/s, 4 gave 287-308k, 8 gave 242-298k.) */
+#define MAX_INFLIGHT 2
 /* Batches with records built per loop turn: the loop also carries the
  * failure detector and the election heartbeats (tens of ms), so a stream
  * that has a window to fill gets it over several turns. */
