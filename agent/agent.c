@@ -9,6 +9,7 @@
 #include "agent/agent.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 
 #define SUMMARY_INTERVAL_US TSC_SEC(10) /* rejected-packet summary at most this often */
 #define SWEEP_INTERVAL_US   TSC_SEC(1)
+#define TRIM_IDLE_US        TSC_SEC(5)
 #define REJOIN_FIRST_US     TSC_SEC(1)
 #define REJOIN_MAX_US       TSC_SEC(30)
 
@@ -250,6 +252,23 @@ static void on_timer(uv_timer_t *t)
     tsc__agent_due(t->data, TSC__DUE_GOSSIP);
 }
 
+/* The free heap back to the system once the log traffic has stopped for
+ * TRIM_IDLE_US: main.c keeps up to 128 MiB of it so that a flood does not
+ * fault in its buffers and memtables afresh, but an idle agent on a small
+ * machine under test need not hold that much. */
+static void maybe_trim(struct tsc_agent *a, uint64_t now)
+{
+    uint64_t mark = a->logs.c.records + a->logs.c.shipped + a->logs.c.merged;
+    if (mark != a->trim_mark) {
+        a->trim_mark = mark;
+        a->trim_since = now;
+        a->trimmed = 0;
+    } else if (!a->trimmed && now - a->trim_since >= TRIM_IDLE_US) {
+        malloc_trim(0);
+        a->trimmed = 1;
+    }
+}
+
 static void gossip_tick(struct tsc_agent *a)
 {
     struct tsc_gossip_event ev;
@@ -257,6 +276,7 @@ static void gossip_tick(struct tsc_agent *a)
     if (now >= a->next_sweep_us) {
         a->next_sweep_us = now + SWEEP_INTERVAL_US;
         tsc__net_sweep(a, now);
+        maybe_trim(a, now);
     }
     log_rejections(a, now);
     maybe_rejoin(a, now);

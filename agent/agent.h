@@ -189,6 +189,8 @@ struct tsc_agent {
     struct tsc_gossip_stats last_stats; /* for the rate-limited rejection summary */
     uint64_t next_summary_us;
     uint64_t next_sweep_us;
+    uint64_t trim_mark, trim_since; /* maybe_trim: log counters, when they last moved */
+    int trimmed;
     uint64_t next_auth_warn_us; /* rate limit for "peer has another key" */
 
     struct tsc__coord coord;

@@ -241,10 +241,13 @@ int main(int argc, char **argv)
      * the thousand per second (read back, sealed, written to a connection;
      * on the coordinator read, queued, merged). glibc's default, adaptive
      * thresholds kept mapping them afresh or trimming the heap under them:
-     * page faults were a tenth of a flooding agent's time. Below 2 MiB
-     * they come from the heap, and up to 16 MiB of free heap is kept. */
+     * page faults were a tenth of a flooding agent's time, and RocksDB's
+     * memtable inserts faulted in every page of each new memtable. Below
+     * 2 MiB they come from the heap, and up to 128 MiB of free heap is
+     * kept while the logs flow; an agent whose log traffic stopped gives
+     * it back (agent.c, maybe_trim). */
     mallopt(M_MMAP_THRESHOLD, 2 << 20);
-    mallopt(M_TRIM_THRESHOLD, 16 << 20);
+    mallopt(M_TRIM_THRESHOLD, 128 << 20);
     tsc_gossip_config_default(&cfg.gossip);
     cfg.bind.ip = 0x7f000001u;
     cfg.bind.port = TSC_AGENT_DEFAULT_PORT;
