@@ -284,14 +284,14 @@ static void take_batch(struct tsc_agent *a, const struct tsc__logsinkin *e)
     tsc_logbatch_free(&b);
 }
 
-/* Still the leader of the term the engine merges for, only its lease
+/* An engine whose agent still leads the term it merges for, only its lease
  * lapsed (see the top): the intake waits instead of shedding. Shed batches
  * come back only after their shipper's retry interval (1 s and more), and
  * the whole merge waits for them: under a flood every lapse cost a second
  * of merging. */
 static int lease_lapsed(struct tsc_agent *a)
 {
-    return a->coord.e != NULL && !a->leaving &&
+    return a->logs.sk != NULL && a->coord.e != NULL && !a->leaving &&
            tsc_election_role(a->coord.e) == TSC_ELECTION_LEADER &&
            current_term(a) == a->logs.sk_term;
 }
@@ -303,7 +303,7 @@ void tsc__logsink_intake(struct tsc_agent *a)
     while (l->n_in > 0) {
         /* Also checked between batches: the lease can lapse in the middle
          * of a turn's merging (measured: 20 batches shed in one flood). */
-        if (l->sk != NULL && !tsc__coord_acting(a) && lease_lapsed(a))
+        if (!tsc__coord_acting(a) && lease_lapsed(a))
             return; /* tsc__logsink_on_acting kicks it again */
         struct tsc__logsinkin e = l->in[l->in_head];
         l->in_head = (l->in_head + 1) % l->cap_in;
@@ -336,7 +336,7 @@ void tsc__logsink_on_batch(struct tsc_agent *a, const struct tsc_envelope *env)
 {
     struct tsc__logs *l = &a->logs;
     /* Not the coordinator (any more): the sender follows the new one. */
-    if (!tsc__coord_acting(a) && (l->sk == NULL || !lease_lapsed(a)))
+    if (!tsc__coord_acting(a) && !lease_lapsed(a))
         return;
     if (l->in_bytes + env->body_len > INTAKE_BYTES ||
         enqueue(a, env->sender, 0, env->body, env->body_len) != 0)

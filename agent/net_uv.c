@@ -60,7 +60,6 @@ struct tsc__conn {
     int origin_tcp;
     int answered; /* CONN_FWD_OUT: the reply (or failure) was handed over */
     int paused;   /* CONN_TCP_IN: reading stopped for this loop turn */
-    int started;  /* CONN_TCP_IN: reading started once (conn_pause) */
 };
 
 struct udp_send {
@@ -296,7 +295,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
  * reading. Datagrams (heartbeats, probes) are not counted. */
 static void conn_pause(struct tsc__conn *c)
 {
-    if (c->closing || c->paused || (c->started && uv_read_stop(&c->h.stream) != 0))
+    /* uv_read_stop is a no-op on a stream that never began reading. */
+    if (c->closing || c->paused || uv_read_stop(&c->h.stream) != 0)
         return;
     c->paused = 1;
     c->agent->n_paused++;
@@ -369,7 +369,6 @@ static void on_turn_start(uv_prepare_t *h)
         size_t want = c->in.len >= 4 ? conn_missing(c) : PAUSED_GUESS_BYTES;
         budget = want < budget ? budget - want : 0;
         c->paused = 0;
-        c->started = 1;
         if (uv_read_start(&c->h.stream, on_alloc, on_read) != 0)
             conn_close(c);
     }
@@ -429,8 +428,6 @@ static void accept_conn(uv_stream_t *server, int kind)
         conn_pause(c);
     else if (uv_read_start(&c->h.stream, on_alloc, on_read) != 0)
         conn_close(c);
-    else
-        c->started = 1;
 }
 
 static void on_tcp_connection(uv_stream_t *server, int status)
