@@ -18,6 +18,7 @@
 #include "common/error.h"
 #include "common/prng.h"
 #include "logsync/logblock.h"
+#include "tests/logsync/logrec_assert.h"
 
 #define MAXN  300
 #define NODES 9
@@ -28,23 +29,6 @@ struct gen {
     uint8_t text[MAXN][120];
     size_t n;
 };
-
-static void assert_same(const struct tsc_logrec *a, const struct tsc_logrec *b)
-{
-    assert_int_equal(a->node, b->node);
-    assert_int_equal(a->seq, b->seq);
-    assert_int_equal(tsc_vclock_compare(&a->clock, &b->clock), TSC_VCLOCK_EQUAL);
-    assert_int_equal(a->clock.n, b->clock.n);
-    assert_int_equal(a->lamport, b->lamport);
-    assert_int_equal(a->wall_us, b->wall_us);
-    assert_int_equal(a->run, b->run);
-    assert_int_equal(a->stage, b->stage);
-    assert_int_equal(a->case_index, b->case_index);
-    assert_int_equal(a->kind, b->kind);
-    assert_int_equal(a->len, b->len);
-    if (a->len > 0)
-        assert_memory_equal(a->text, b->text, a->len);
-}
 
 /* n records of run 7 from NODES nodes with 64-bit ids, as the merge would
  * release them (clocks grow, sends and receives), with now and then a late

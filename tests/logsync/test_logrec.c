@@ -14,6 +14,7 @@
 #include "common/alloc.h"
 #include "common/error.h"
 #include "logsync/merge.h"
+#include "tests/logsync/logrec_assert.h"
 
 static void make(struct tsc_logrec *r, uint64_t node, uint64_t seq, const char *text)
 {
@@ -29,22 +30,6 @@ static void make(struct tsc_logrec *r, uint64_t node, uint64_t seq, const char *
     r->kind = TSC_LOGREC_STDOUT;
     r->text = (const uint8_t *)text;
     r->len = text ? strlen(text) : 0;
-}
-
-static void assert_same(const struct tsc_logrec *a, const struct tsc_logrec *b)
-{
-    assert_int_equal(a->node, b->node);
-    assert_int_equal(a->seq, b->seq);
-    assert_int_equal(tsc_vclock_compare(&a->clock, &b->clock), TSC_VCLOCK_EQUAL);
-    assert_int_equal(a->lamport, b->lamport);
-    assert_int_equal(a->wall_us, b->wall_us);
-    assert_int_equal(a->run, b->run);
-    assert_int_equal(a->stage, b->stage);
-    assert_int_equal(a->case_index, b->case_index);
-    assert_int_equal(a->kind, b->kind);
-    assert_int_equal(a->len, b->len);
-    if (a->len > 0)
-        assert_memory_equal(a->text, b->text, a->len);
 }
 
 static void round_trip(const struct tsc_logrec *r)
